@@ -1,0 +1,92 @@
+# calsync — one entry point for setting up, testing and running locally.
+#   make test    install everything from nothing, lint, type-check, run unit + integration tests
+#   make demo    start the local stack, send a day of EHR changes through it, print the calendars, clean up
+#   make serve   start the local stack and leave it running (prints URLs and credentials)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON313 := $(shell scripts/find-python 2>/dev/null)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAMVENV := .venv-sam
+NODE_DIR := devstack/node
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
+
+# Runs a command in a private network namespace that has only loopback: proves nothing leaves the machine.
+ISOLATED := unshare --net bash -c 'ip link set lo up && exec "$$0" "$$@"'
+
+.PHONY: help
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
+	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund
+	touch $@
+
+$(SAMVENV)/.stamp: requirements-sam.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found" >&2; exit 1; }
+	rm -rf $(SAMVENV)
+	$(PYTHON313) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --upgrade pip
+	$(SAMVENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.stamp $(NODE_DIR)/.stamp ## install the dev venv and DynamoDB Local
+
+.PHONY: lint
+lint: $(VENV)/.stamp ## ruff + mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/common/calsync functions devstack tests bench
+
+.PHONY: schema
+schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
+	$(PY) -m calsync.contract_schema > /dev/null
+
+.PHONY: unit
+unit: $(VENV)/.stamp
+	$(ISOLATED) $(PY) -m pytest tests/unit -q
+
+.PHONY: integration
+integration: install
+	$(ISOLATED) $(PY) -m pytest tests/integration -q
+
+.PHONY: test
+test: install lint validate ## install from nothing, lint, validate the template, run every test (no network)
+	$(ISOLATED) $(PY) -m pytest -q -m "not slow"
+
+.PHONY: validate
+validate: $(SAMVENV)/.stamp ## sam validate --lint and cfn-lint on template.yaml
+	$(SAMVENV)/bin/sam validate --lint --template template.yaml
+	$(SAMVENV)/bin/cfn-lint template.yaml
+
+.PHONY: build
+build: $(SAMVENV)/.stamp ## sam build (needs Python 3.13 on PATH; the layer is cross-built for arm64)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAMVENV)/bin/sam build --template template.yaml
+
+.PHONY: demo
+demo: install ## local stack + a realistic day of EHR changes flowing into real calendars
+	$(ISOLATED) $(PY) -m devstack.demo
+
+.PHONY: serve
+serve: install ## start the local stack and leave it running
+	$(PY) -m devstack.serve
+
+.PHONY: bench
+bench: install ## print cold-start, per-change and feed figures
+	$(ISOLATED) $(PY) -m bench.run_all
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) $(SAMVENV) $(NODE_DIR)/node_modules $(NODE_DIR)/.stamp .aws-sam .devstack .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,68 @@
+"""Cold-start import time of each handler module in a fresh Python process (wall clock, best and
+median of N runs after one warm-up). Budget (ARCHITECTURE.md): worker ≤ 300 ms, feed/webhook ≤ 200 ms.
+
+    .venv/bin/python -m bench.cold_start [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HANDLERS = {
+    "on_appointment_change": "functions.on_appointment_change.app",
+    "feed": "functions.feed.app",
+    "on_webhook": "functions.on_webhook.app",
+    "retry_sweeper": "functions.retry_sweeper.app",
+}
+ENV = {
+    "CALSYNC_APPOINTMENTS_TABLE": "calsync-appointments",
+    "CALSYNC_INTEGRATIONS_TABLE": "calsync-integrations",
+    "CALSYNC_LEDGER_TABLE": "calsync-ledger",
+    "CALSYNC_FEEDS_TABLE": "calsync-feeds",
+    "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
+    "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "calsync",
+    "POWERTOOLS_METRICS_NAMESPACE": "CalSync",
+}
+
+
+def time_import(module: str, runs: int) -> tuple[float, float]:
+    code = f"import sys; sys.path[:0] = ['layers/common', '.']; import {module}"
+    env = {key: value for key, value in {**os.environ, **ENV}.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    samples = []
+    for index in range(runs + 1):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+        if index:  # the first run warms the page cache and writes bytecode
+            samples.append((time.perf_counter() - started) * 1000)
+    return min(samples), statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    baseline, _ = time_import("sys", args.runs)
+    print(f"python {sys.version.split()[0]}  (interpreter start alone: {baseline:.0f} ms)")
+    for name, module in HANDLERS.items():
+        if not (ROOT / module.replace(".", "/")).with_suffix(".py").exists():
+            continue
+        try:
+            best, median = time_import(module, args.runs)
+        except subprocess.CalledProcessError:
+            print(f"{name:24s} import failed")
+            continue
+        print(f"{name:24s} best {best:6.0f} ms   median {median:6.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""``make demo``: the local stack, two clinicians on CalDAV calendars, a realistic day of EHR changes
+sent through the real path (EventBridge bus → rule → SQS → on_appointment_change), then what each
+calendar holds — read back from Radicale itself — and what landed in the dead-letter queue.
+
+Exits 0 only when every calendar holds exactly the expected events and the malformed event is in
+the dead-letter queue with its reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from devstack.calendar_reader import read_calendar
+from devstack.lambda_runner import SqsEventSource
+from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
+
+if TYPE_CHECKING:
+    from devstack.clinicians import CalDavClinician
+
+# calsync reads its settings when first imported: the stack's environment must be in place before.
+PORTS = StackPorts.pick()
+apply_env(stack_env(PORTS))
+
+from devstack import sample_day  # noqa: E402
+from devstack.clinicians import connect_caldav  # noqa: E402
+
+GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def send_day(stack: LocalStack, bus_name: str) -> int:
+    events = stack.client("events")
+    entries = sample_day.changes()
+    for start in range(0, len(entries), 10):
+        batch = [{**entry, "EventBusName": bus_name} for entry in entries[start:start + 10]]
+        response = events.put_events(Entries=batch)  # type: ignore[arg-type]
+        if response["FailedEntryCount"]:
+            raise RuntimeError(f"PutEvents rejected {response['FailedEntryCount']} entries")
+    return len(entries)
+
+
+def show_calendar(name: str, clinician: CalDavClinician) -> bool:
+    seen = read_calendar(clinician.calendar_url, clinician.username, clinician.password)
+    expected = sample_day.expected_calendars()[clinician.integration.practitioner_id]
+    actual = {sample_day.Expected(*event.local_times(sample_day.ZONE), event.summary) for event in seen}
+    ok = actual == expected and len(seen) == len(expected) and all(e.attendees == 0 for e in seen)
+    say(f"\n{BOLD}{name}{RESET}  {DIM}{clinician.calendar_url}{RESET}")
+    for event in sorted(seen, key=lambda e: e.local_times(sample_day.ZONE)):
+        start, end = event.local_times(sample_day.ZONE)
+        mark = f"{GREEN}✓{RESET}" if sample_day.Expected(start, end, event.summary) in expected else f"{RED}✗{RESET}"
+        say(f"  {mark} {start:>10} – {end:<10} {event.summary}")
+        if event.location:
+            say(f"      {DIM}{event.location}{RESET}")
+    for missing in sorted(expected - actual, key=lambda e: e.start):
+        say(f"  {RED}missing{RESET} {missing.start} – {missing.end} {missing.summary}")
+    return ok
+
+
+def show_dead_letters(stack: LocalStack, dlq_url: str) -> bool:
+    sqs = stack.client("sqs")
+    messages: list[dict[str, Any]] = []
+    for _ in range(3):
+        got = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                  MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+        messages += got  # type: ignore[arg-type]
+        if not got:
+            break
+    say(f"\n{BOLD}Dead-letter queue{RESET}  {DIM}{dlq_url}{RESET}")
+    found = False
+    for message in messages:
+        detail = json.loads(message["Body"]).get("detail", {})
+        reason = message.get("MessageAttributes", {}).get("calsync_reason", {}).get("StringValue", "?")
+        say(f"  appointment {detail.get('appointment_id')}: {reason}")
+        found |= detail.get("appointment_id") == sample_day.MALFORMED_APPOINTMENT and "timezone" in reason
+    if not messages:
+        say("  (empty)")
+    return found and len(messages) == 1
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    started = time.monotonic()
+    say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
+    with LocalStack(ports=PORTS) as stack:
+        resources = stack.create_resources()
+        say(f"  stack ready in {stack.startup_seconds:.1f} s")
+        from functions.on_appointment_change.app import lambda_handler  # after the env is in place
+
+        tenant = sample_day.TENANT
+        clinicians = {
+            "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
+                stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
+                privacy=sample_day.PRIVACY[sample_day.OKAFOR], username="okafor"),
+            "Dr Lindqvist (CalDAV, internal ID only)": connect_caldav(
+                stack, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
+                privacy=sample_day.PRIVACY[sample_day.LINDQVIST], username="lindqvist"),
+        }
+        sent = send_day(stack, resources.event_bus_name)
+        say(f"  sent {sent} EHR changes to bus {resources.event_bus_name} "
+            "(creates, reschedules, a cancellation, a reassignment, a duplicate, a stale update, one malformed)")
+        logs = io.StringIO()
+        source = SqsEventSource(stack.client("sqs"), resources.changes.url, _quiet(lambda_handler, logs))
+        drained = source.drain(max_seconds=120)
+        say(f"  on_appointment_change: {drained.invocations} invocations, {drained.received} records, "
+            f"{len(logs.getvalue().splitlines())} JSON log lines")
+        leaks = leaked_patient_details(logs.getvalue())
+        say(f"  patient details in logs: {RED + ', '.join(leaks) if leaks else GREEN + 'none'}{RESET}")
+
+        results = [show_calendar(name, clinician) for name, clinician in clinicians.items()]
+        results.append(show_dead_letters(stack, resources.changes.dlq_url))
+        results.append(not leaks)
+    ok = all(results)
+    say(f"\n{GREEN + 'everything as expected' if ok else RED + 'MISMATCH'}{RESET}  "
+        f"({time.monotonic() - started:.1f} s; stack stopped)")
+    return 0 if ok else 1
+
+
+def _quiet(handler: Any, captured: io.StringIO) -> Any:
+    """Runs the handler with its JSON log lines kept in ``captured``, so the demo output stays readable."""
+    from calsync.observability import logger
+
+    def run(event: dict[str, Any], context: Any) -> Any:
+        handler_stream = logger.registered_handler
+        previous = handler_stream.setStream(captured)  # type: ignore[attr-defined]
+        try:
+            with contextlib.redirect_stdout(captured):
+                return handler(event, context)
+        finally:
+            handler_stream.setStream(previous)  # type: ignore[attr-defined]
+
+    return run
+
+
+def leaked_patient_details(log_text: str) -> list[str]:
+    """Client names and notes of the sample day that appear in the captured logs (must be none)."""
+    secrets = [value for client in sample_day.CLIENTS.values()
+               for value in (client["first_name"], client["last_name"])]
+    secrets += list(sample_day.NOTES.values())
+    return [secret for secret in secrets if secret in log_text]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Outbound calendar providers behind one small protocol (see ``base``)."""

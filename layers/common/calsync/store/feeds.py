@@ -1,0 +1,179 @@
+"""ICS feeds: serving state, hashed URL tokens and pre-rendered VEVENTs (see ``calsync.feed``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from calsync.feed.model import FeedState, FeedToken
+from calsync.store._errors import condition_failed, translated
+from calsync.store.tables import FeedEventItem, FeedItem, FeedTokenItem
+
+REVOKED_TOKEN_RETENTION = dt.timedelta(days=400)
+"""How long a revoked token keeps answering 410 (then 404): long enough for every subscriber to notice."""
+
+
+def _epoch(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _moment(epoch: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC) if epoch is not None else None
+
+
+# -- feed state ---------------------------------------------------------------------------------------
+
+
+def touch(feed_id: str, tenant_id: str, name: str, past_days: int, future_days: int, now: dt.datetime,
+          zone: str | None = None) -> None:
+    """Records a change of the feed (creating its state if new): the version grows, ``updated_at``
+    moves to ``now``, the settings are refreshed, and ``zone`` joins the zones the header describes."""
+    actions = [
+        FeedItem.tenant_id.set(tenant_id),
+        FeedItem.name.set(name),
+        FeedItem.past_days.set(past_days),
+        FeedItem.future_days.set(future_days),
+        FeedItem.updated_at.set(_epoch(now)),
+        FeedItem.version.add(1),
+    ]
+    if zone is not None:
+        actions.append(FeedItem.zones.add({zone}))
+    with translated("UpdateItem"):
+        FeedItem(feed_id).update(actions=actions)
+
+
+def get_state(feed_id: str) -> FeedState | None:
+    """The feed's serving state (eventually consistent: a change shows within about a second)."""
+    with translated("GetItem"):
+        try:
+            item = FeedItem.get(feed_id)
+        except FeedItem.DoesNotExist:
+            return None
+    return FeedState(
+        feed_id=item.feed_id,
+        tenant_id=item.tenant_id,
+        name=item.name,
+        past_days=int(item.past_days),
+        future_days=int(item.future_days),
+        version=int(item.version),
+        updated_at=dt.datetime.fromtimestamp(item.updated_at, dt.UTC),
+        zones=frozenset(item.zones or ()),
+    )
+
+
+def delete_state(feed_id: str) -> None:
+    with translated("DeleteItem"):
+        FeedItem(feed_id).delete()
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+
+
+def _token(item: FeedTokenItem) -> FeedToken:
+    created = _moment(item.created_at)
+    assert created is not None
+    return FeedToken(token_id=item.token_id, feed_id=item.feed_id, tenant_id=item.tenant_id,
+                     created_at=created, revoked_at=_moment(item.revoked_at))
+
+
+def add_token(token_hash: str, token_id: str, feed_id: str, tenant_id: str, now: dt.datetime) -> None:
+    item = FeedTokenItem(token_hash, token_id=token_id, feed_id=feed_id, tenant_id=tenant_id,
+                         created_at=_epoch(now))
+    with translated("PutItem"):
+        item.save(condition=FeedTokenItem.token_hash.does_not_exist())
+
+
+def find_token(token_hash: str) -> FeedToken | None:
+    """The token with this hash (strongly consistent, so a revocation takes effect at once)."""
+    with translated("GetItem"):
+        try:
+            return _token(FeedTokenItem.get(token_hash, consistent_read=True))
+        except FeedTokenItem.DoesNotExist:
+            return None
+
+
+def _token_items(feed_id: str) -> Iterator[FeedTokenItem]:
+    with translated("Query"):
+        yield from FeedTokenItem.by_feed.query(feed_id)
+
+
+def list_tokens(feed_id: str) -> list[FeedToken]:
+    """Every token of a feed, revoked ones included (the index lags writes by about a second)."""
+    return [_token(item) for item in _token_items(feed_id)]
+
+
+def revoke_token(feed_id: str, token_id: str, now: dt.datetime) -> bool:
+    """Revokes one token of ``feed_id``. False when there is no such live token."""
+    revoked = False
+    for item in _token_items(feed_id):
+        if item.token_id != token_id:
+            continue
+        condition = (FeedTokenItem.feed_id == feed_id) & FeedTokenItem.revoked_at.does_not_exist()
+        try:
+            with translated("UpdateItem"):
+                FeedTokenItem(item.token_hash).update(
+                    actions=[FeedTokenItem.revoked_at.set(_epoch(now)),
+                             FeedTokenItem.expires_at.set(now + REVOKED_TOKEN_RETENTION)],
+                    condition=condition,
+                )
+        except UpdateError as error:
+            if condition_failed(error):
+                continue
+            raise
+        revoked = True
+    return revoked
+
+
+# -- pre-rendered events ------------------------------------------------------------------------------
+
+
+def save_event(feed_id: str, appointment_key: str, vevent: str, start_utc: str, sequence: int,
+               expires_at: dt.datetime) -> bool:
+    """Stores one VEVENT unless the stored one has the same or a later SEQUENCE. False in that case."""
+    item = FeedEventItem(feed_id, appointment_key, start_utc=start_utc, vevent=vevent, sequence=sequence,
+                         expires_at=expires_at)
+    older = FeedEventItem.appointment_key.does_not_exist() | (FeedEventItem.sequence < sequence)
+    try:
+        with translated("PutItem"):
+            item.save(condition=older)
+    except PutError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def stored_sequence(feed_id: str, appointment_key: str) -> int | None:
+    with translated("GetItem"):
+        try:
+            item = FeedEventItem.get(feed_id, appointment_key, consistent_read=True,
+                                     attributes_to_get=["sequence"])
+        except FeedEventItem.DoesNotExist:
+            return None
+    return int(item.sequence)
+
+
+def delete_event(feed_id: str, appointment_key: str) -> None:
+    """Removes one VEVENT; removing one that is not there is not an error."""
+    with translated("DeleteItem"):
+        FeedEventItem(feed_id, appointment_key).delete()
+
+
+def window_events(feed_id: str, start_utc: str, end_utc: str) -> list[str]:
+    """The VEVENTs of events starting in [start_utc, end_utc), in start order (strongly consistent)."""
+    condition = FeedEventItem.by_start.start_utc.between(start_utc, end_utc)
+    with translated("Query"):
+        items = FeedEventItem.by_start.query(feed_id, range_key_condition=condition, consistent_read=True)
+        return [item.vevent for item in items if item.start_utc < end_utc]
+
+
+def purge_events(feed_id: str) -> int:
+    """Deletes every stored VEVENT of a feed (when the feed itself is deleted). Returns how many."""
+    removed = 0
+    with translated("BatchWriteItem"), FeedEventItem.batch_write() as batch:
+        for item in FeedEventItem.query(feed_id, attributes_to_get=["feed_id", "appointment_key"]):
+            batch.delete(item)
+            removed += 1
+    return removed

@@ -1,0 +1,101 @@
+"""Integrations: a clinician's calendar connections, their settings and their status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
+
+from calsync.domain import Integration, IntegrationStatus
+from calsync.store._errors import condition_failed, translated
+from calsync.store.appointments import practitioner_key
+from calsync.store.tables import IntegrationItem
+
+_RUNTIME_FIELDS = {"status", "status_reason", "last_synced_at", "last_error"}
+
+
+def _to_domain(item: IntegrationItem) -> Integration:
+    config = json.loads(item.config)
+    return Integration.model_validate(
+        {
+            **config,
+            "status": item.status,
+            "status_reason": item.status_reason,
+            "last_synced_at": dt.datetime.fromtimestamp(item.last_synced_at, dt.UTC) if item.last_synced_at else None,
+            "last_error": item.last_error,
+        }
+    )
+
+
+def put(integration: Integration) -> None:
+    """Creates or replaces an integration (settings and status)."""
+    config = integration.model_dump(mode="json", exclude=_RUNTIME_FIELDS)
+    item = IntegrationItem(
+        integration.integration_id,
+        owner_key=integration.owner_key,
+        config=json.dumps(config, sort_keys=True),
+        status=integration.status.value,
+        status_reason=integration.status_reason,
+        status_changed_at=int(time.time()),
+        last_synced_at=int(integration.last_synced_at.timestamp()) if integration.last_synced_at else None,
+        last_error=integration.last_error,
+    )
+    with translated("PutItem"):
+        item.save()
+
+
+def get(integration_id: str) -> Integration | None:
+    with translated("GetItem"):
+        try:
+            return _to_domain(IntegrationItem.get(integration_id, consistent_read=True))
+        except IntegrationItem.DoesNotExist:
+            return None
+
+
+def subscribed_to(tenant_id: str, practitioner_id: str, practice_id: str) -> list[Integration]:
+    """Integrations following this clinician or this practice, whatever their status and filters
+    (the caller decides what to push)."""
+    keys = (practitioner_key(tenant_id, practitioner_id), f"{tenant_id}#practice:{practice_id}")
+    with translated("Query"):
+        return [_to_domain(item) for key in keys for item in IntegrationItem.by_owner.query(key)]
+
+
+def mark_synced(integration_id: str, at: dt.datetime) -> None:
+    """Records a successful write (status transitions are ``calsync.status``'s job)."""
+    with translated("UpdateItem"):
+        IntegrationItem(integration_id).update(
+            actions=[IntegrationItem.last_synced_at.set(int(at.timestamp())), IntegrationItem.last_error.remove()],
+            condition=IntegrationItem.integration_id.exists(),
+        )
+
+
+def record_error(integration_id: str, error_code: str) -> None:
+    with translated("UpdateItem"):
+        IntegrationItem(integration_id).update(
+            actions=[IntegrationItem.last_error.set(error_code)],
+            condition=IntegrationItem.integration_id.exists(),
+        )
+
+
+def set_status(integration_id: str, status: IntegrationStatus, reason: str | None,
+               expected: IntegrationStatus | None = None) -> bool:
+    """Moves an integration to ``status``; with ``expected``, only from that status. True if it moved."""
+    condition = IntegrationItem.integration_id.exists()
+    if expected is not None:
+        condition &= IntegrationItem.status == expected.value
+    actions: list[Action] = [
+        IntegrationItem.status.set(status.value),
+        IntegrationItem.status_changed_at.set(int(time.time())),
+        IntegrationItem.status_reason.set(reason) if reason else IntegrationItem.status_reason.remove(),
+    ]
+    try:
+        with translated("UpdateItem"):
+            IntegrationItem(integration_id).update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

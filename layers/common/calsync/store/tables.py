@@ -1,0 +1,246 @@
+"""The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
+
+Six tables, each defined again in ``template.yaml``; ``tests/unit/test_template_tables.py`` proves
+that keys, attribute types, indexes and TTL agree.
+
+* Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
+* Integrations — one clinician's connection to one calendar: settings, status, secret reference.
+* Ledger — per (integration, appointment): what the external calendar holds and the retry state.
+* Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
+  appointment's pre-rendered VEVENT (see ``calsync.feed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
+from pynamodb.models import Model
+
+from calsync.settings import get_settings
+
+_settings = get_settings()
+
+
+class _Meta:
+    region = _settings.region
+    host = _settings.dynamodb_endpoint
+    billing_mode = "PAY_PER_REQUEST"
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+# -- Appointments -------------------------------------------------------------------------------------
+
+
+class ByPractitionerIndex(GlobalSecondaryIndex["AppointmentItem"]):
+    """A clinician's appointments by start time (feeds, backfills)."""
+
+    class Meta:
+        index_name = "by_practitioner"
+        projection = AllProjection()
+
+    practitioner_key = UnicodeAttribute(hash_key=True)
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class ByPracticeIndex(GlobalSecondaryIndex["AppointmentItem"]):
+    """A practice's appointments by start time (front-desk feeds)."""
+
+    class Meta:
+        index_name = "by_practice"
+        projection = AllProjection()
+
+    practice_key = UnicodeAttribute(hash_key=True)
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class AppointmentItem(Model):
+    class Meta(_Meta):
+        table_name = _settings.appointments_table
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#appointment
+    order_key = UnicodeAttribute()
+    practitioner_key = UnicodeAttribute()  # tenant#practitioner
+    practice_key = UnicodeAttribute()  # tenant#practice
+    start_utc = UnicodeAttribute()  # ISO 8601, UTC, sortable
+    status = UnicodeAttribute()
+    snapshot = UnicodeAttribute()  # the validated event detail, JSON
+    received_at = NumberAttribute()
+    expires_at = TTLAttribute(null=True)
+
+    by_practitioner = ByPractitionerIndex()
+    by_practice = ByPracticeIndex()
+
+
+# -- Integrations -------------------------------------------------------------------------------------
+
+
+class ByOwnerIndex(GlobalSecondaryIndex["IntegrationItem"]):
+    """The integrations subscribed to a clinician's appointments."""
+
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
+
+
+class IntegrationItem(Model):
+    class Meta(_Meta):
+        table_name = _settings.integrations_table
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    owner_key = UnicodeAttribute()
+    config = UnicodeAttribute()  # calsync.domain.Integration settings, JSON (changes rarely)
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    status_changed_at = NumberAttribute(null=True)
+    last_synced_at = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+
+    by_owner = ByOwnerIndex()
+
+
+# -- Ledger -------------------------------------------------------------------------------------------
+
+
+class ByAppointmentIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """Every integration that holds (or held) an event for an appointment, e.g. after a reassignment."""
+
+    class Meta:
+        index_name = "by_appointment"
+        projection = KeysOnlyProjection()
+
+    appointment_key = UnicodeAttribute(hash_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """Sparse: only items waiting for a retry carry ``due_bucket``."""
+
+    class Meta:
+        index_name = "due"
+        projection = IncludeProjection(["state", "attempts"])
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    next_attempt_at = NumberAttribute(range_key=True)
+
+
+class LedgerItem(Model):
+    class Meta(_Meta):
+        table_name = _settings.ledger_table
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
+    external_id = UnicodeAttribute(null=True)
+    etag = UnicodeAttribute(null=True)
+    synced_order_key = UnicodeAttribute(null=True)
+    content_hash = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    due_bucket = UnicodeAttribute(null=True)
+    next_attempt_at = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_expires_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+
+    by_appointment = ByAppointmentIndex()
+    due = DueIndex()
+
+
+# -- ICS feeds ----------------------------------------------------------------------------------------
+# A feed is an integration with provider "ics"; ``feed_id`` is its ``integration_id``.
+
+
+class FeedItem(Model):
+    """One feed's serving state: kept small (< 1 KB) because every change bumps ``version``, and a
+    conditional GET is answered from this item alone."""
+
+    class Meta(_Meta):
+        table_name = _settings.feeds_table
+
+    feed_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()  # the calendar name shown in the subscriber's app
+    past_days = NumberAttribute()
+    future_days = NumberAttribute()
+    version = NumberAttribute(default=0)  # grows with every change of the feed's content
+    updated_at = NumberAttribute()  # epoch seconds of the last change
+    zones = UnicodeSetAttribute(null=True)  # IANA zones used by the feed's events (one VTIMEZONE each)
+
+
+class ByFeedIndex(GlobalSecondaryIndex["FeedTokenItem"]):
+    """The tokens of one feed (listing, rotation, revoking them all)."""
+
+    class Meta:
+        index_name = "by_feed"
+        projection = IncludeProjection(["tenant_id", "created_at", "revoked_at"])
+
+    feed_id = UnicodeAttribute(hash_key=True)
+    token_id = UnicodeAttribute(range_key=True)
+
+
+class FeedTokenItem(Model):
+    """A feed URL's secret, stored only as its SHA-256. A revoked token stays (answering 410) until TTL."""
+
+    class Meta(_Meta):
+        table_name = _settings.feed_tokens_table
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    token_id = UnicodeAttribute()  # public handle for logs and management; reveals nothing of the token
+    feed_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    created_at = NumberAttribute()
+    revoked_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # set when revoked
+
+    by_feed = ByFeedIndex()
+
+
+class ByStartIndex(LocalSecondaryIndex["FeedEventItem"]):
+    """A feed's VEVENTs by start time: the window query that serves the feed. Local, so the query can
+    be strongly consistent: a reader that saw the new version must also see the new VEVENTs, or a
+    subscriber would keep stale content under a fresh ETag."""
+
+    class Meta:
+        index_name = "by_start"
+        projection = IncludeProjection(["vevent"])
+
+    feed_id = UnicodeAttribute(hash_key=True)
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class FeedEventItem(Model):
+    """One appointment on one feed, pre-rendered: serving a feed joins these bytes, nothing more."""
+
+    class Meta(_Meta):
+        table_name = _settings.feed_events_table
+
+    feed_id = UnicodeAttribute(hash_key=True)
+    appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
+    start_utc = UnicodeAttribute()  # ISO 8601, UTC, sortable
+    vevent = UnicodeAttribute()  # folded, CRLF-terminated VEVENT
+    sequence = NumberAttribute()
+    expires_at = TTLAttribute(null=True)
+
+    by_start = ByStartIndex()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
+                                       FeedEventItem)
+
+
+def create_all(**kwargs: Any) -> None:
+    """Creates every table if missing (local stack and tests only; AWS gets them from template.yaml)."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True, **kwargs)
