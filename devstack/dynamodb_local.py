@@ -111,6 +111,9 @@ class DynamoDBLocal:
         process.wait_until(answers, timeout=timeout, what="answering ListTables")
         client.close()
 
+    def check_alive(self) -> None:
+        self._require_process().check_alive()
+
     def stop(self) -> None:
         """Closes the forwarder, then stops the JVM by PID; idempotent."""
         if self._forwarder is not None:

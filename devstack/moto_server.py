@@ -40,6 +40,9 @@ class MotoServer:
     def wait_ready(self, timeout: float = _READY_TIMEOUT_SECONDS) -> None:
         self._process.wait_until(lambda: http_answers(self.port, "/moto-api/"), timeout=timeout, what="answering")
 
+    def check_alive(self) -> None:
+        self._process.check_alive()
+
     def stop(self) -> None:
         self._process.stop()
 

@@ -70,6 +70,7 @@ class RadicaleServer:
         self._root = root
         self._htpasswd = root / "users"
         self._users: dict[str, str] = {}
+        self._launched = False
         self._process = ServerProcess(
             self.name,
             [sys.executable, "-m", "radicale", "--config", str(root / "config")],
@@ -87,8 +88,8 @@ class RadicaleServer:
         return dict(self._users)
 
     def launch(self) -> None:
-        self._root.mkdir(parents=True, exist_ok=True)
-        (self._root / "collections").mkdir(exist_ok=True)
+        (self._root / "collections").mkdir(parents=True, exist_ok=True)
+        self._launched = True
         self._write_htpasswd()
         (self._root / "config").write_text(
             _CONFIG.format(
@@ -100,8 +101,12 @@ class RadicaleServer:
     def wait_ready(self, timeout: float = _READY_TIMEOUT_SECONDS) -> None:
         self._process.wait_until(lambda: http_answers(self.port, "/"), timeout=timeout, what="answering")
 
+    def check_alive(self) -> None:
+        self._process.check_alive()
+
     def stop(self) -> None:
         self._process.stop()
+        self._launched = False
 
     def add_user(self, username: str, password: str) -> None:
         """Adds (or re-keys) an account; effective on the next request, before or after launch."""
@@ -110,7 +115,8 @@ class RadicaleServer:
         if not password or "\n" in password or "\r" in password:
             raise DevstackError("a Radicale password must be non-empty and on one line")
         self._users[username] = password
-        self._write_htpasswd()
+        if self._launched:
+            self._write_htpasswd()
 
     def calendar_url(self, username: str, calendar_id: str) -> str:
         return f"{self.url}/{username}/{calendar_id}/"
@@ -144,7 +150,6 @@ class RadicaleServer:
 
     def _write_htpasswd(self) -> None:
         """Replaces the file atomically, so Radicale never reads a half-written one."""
-        self._root.mkdir(parents=True, exist_ok=True)
         staging = self._htpasswd.with_suffix(".tmp")
         staging.write_text("".join(f"{user}:{password}\n" for user, password in self._users.items()))
         os.replace(staging, self._htpasswd)

@@ -71,10 +71,10 @@ class _Clock:
         return self.now.isoformat().replace("+00:00", "Z")
 
 
-def _detail(clock: _Clock, appointment_id: str, practitioner: str, client: str, start: str, end: str,
+def _detail(clock: _Clock, tenant: str, appointment_id: str, practitioner: str, client: str, start: str, end: str,
             version: int, visit_type: str, status: str = "scheduled", **extra: Any) -> dict[str, Any]:
     detail: dict[str, Any] = {
-        "schema_version": 1, "tenant_id": TENANT, "appointment_id": appointment_id,
+        "schema_version": 1, "tenant_id": tenant, "appointment_id": appointment_id,
         "updated_at": clock.tick(), "version": version, "status": status,
         "start": _at(start), "end": _at(end), "timezone": "America/New_York",
         "practitioner_id": practitioner, "practice": PRACTICE,
@@ -92,28 +92,28 @@ def envelope(detail: dict[str, Any]) -> dict[str, Any]:
     return {"Source": SOURCE, "DetailType": "Appointment Changed", "Detail": json.dumps(detail)}
 
 
-def changes() -> list[dict[str, Any]]:
-    """The day's PutEvents entries, in the order the EHR sends them."""
+def changes(tenant: str = TENANT) -> list[dict[str, Any]]:
+    """The day's PutEvents entries for ``tenant``, in the order the EHR sends them."""
     c = _Clock()
     all_day_start = dt.datetime.combine(day(), dt.time(0), ZONE)
     details: list[dict[str, Any]] = [  # in the order the EHR made the changes
-        _detail(c, "apt-101", OKAFOR, "rivera", "09:00", "09:30", 1, "Follow-up"),
-        _detail(c, "apt-102", OKAFOR, "chen", "09:30", "10:20", 1, "Therapy session"),
-        _detail(c, "apt-103", OKAFOR, "osei", "11:00", "11:40", 1, "New patient"),
-        _detail(c, "apt-201", LINDQVIST, "novak", "08:30", "09:15", 1, "Prenatal visit"),
-        _detail(c, "apt-202", LINDQVIST, "haddad", "13:00", "13:30", 1, "Medication review"),
+        _detail(c, tenant, "apt-101", OKAFOR, "rivera", "09:00", "09:30", 1, "Follow-up"),
+        _detail(c, tenant, "apt-102", OKAFOR, "chen", "09:30", "10:20", 1, "Therapy session"),
+        _detail(c, tenant, "apt-103", OKAFOR, "osei", "11:00", "11:40", 1, "New patient"),
+        _detail(c, tenant, "apt-201", LINDQVIST, "novak", "08:30", "09:15", 1, "Prenatal visit"),
+        _detail(c, tenant, "apt-202", LINDQVIST, "haddad", "13:00", "13:30", 1, "Medication review"),
         # an all-day block on Dr Lindqvist's calendar
-        _detail(c, "apt-203", LINDQVIST, "haddad", all_day_start.isoformat(),
+        _detail(c, tenant, "apt-203", LINDQVIST, "haddad", all_day_start.isoformat(),
                 (all_day_start + dt.timedelta(days=1)).isoformat(), 1, "Home visits", all_day=True),
         # rescheduled twice
-        _detail(c, "apt-102", OKAFOR, "chen", "10:00", "10:50", 2, "Therapy session"),
-        _detail(c, "apt-102", OKAFOR, "chen", "10:30", "11:20", 3, "Therapy session"),
+        _detail(c, tenant, "apt-102", OKAFOR, "chen", "10:00", "10:50", 2, "Therapy session"),
+        _detail(c, tenant, "apt-102", OKAFOR, "chen", "10:30", "11:20", 3, "Therapy session"),
         # cancelled by the patient
-        _detail(c, "apt-103", OKAFOR, "osei", "11:00", "11:40", 2, "New patient", status="cancelled"),
+        _detail(c, tenant, "apt-103", OKAFOR, "osei", "11:00", "11:40", 2, "New patient", status="cancelled"),
         # reassigned from Dr Okafor to Dr Lindqvist and moved
-        _detail(c, "apt-101", LINDQVIST, "rivera", "14:00", "14:30", 2, "Follow-up"),
+        _detail(c, tenant, "apt-101", LINDQVIST, "rivera", "14:00", "14:30", 2, "Follow-up"),
         # marked as a no-show afterwards: stays on the calendar
-        _detail(c, "apt-201", LINDQVIST, "novak", "08:30", "09:15", 2, "Prenatal visit", status="no_show"),
+        _detail(c, tenant, "apt-201", LINDQVIST, "novak", "08:30", "09:15", 2, "Prenatal visit", status="no_show"),
     ]
     entries = [envelope(d) for d in details]
     entries[6], entries[7] = entries[7], entries[6]  # the second reschedule overtakes the first: v2 is stale

@@ -14,6 +14,7 @@ import atexit
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -150,7 +151,8 @@ class LocalStack:
 
     def __init__(self, ports: StackPorts | None = None, *, radicale_users: Mapping[str, str] | None = None) -> None:
         self.ports = ports or StackPorts.pick()
-        self._root = Path(tempfile.mkdtemp(prefix="calsync-devstack-"))
+        # named now, created by start(): a stack that never starts leaves nothing behind
+        self._root = Path(tempfile.gettempdir()) / f"calsync-devstack-{os.getpid()}-{secrets.token_hex(4)}"
         log_dir = self._root / "logs"
         self.dynamodb = DynamoDBLocal(self.ports.dynamodb, log_dir=log_dir)
         self.moto = MotoServer(self.ports.moto, log_dir=log_dir)
@@ -170,6 +172,7 @@ class LocalStack:
         atexit.register(self.stop)
         self._started = True
         try:
+            self._root.mkdir(mode=0o700)
             for server in servers:
                 server.launch()
             for server in servers:
@@ -199,6 +202,11 @@ class LocalStack:
             except Exception:
                 log.exception("could not stop %s cleanly", server.name)
         shutil.rmtree(self._root, ignore_errors=True)
+
+    def check_alive(self) -> None:
+        """Raises (with the end of its log) if any server has exited."""
+        for server in (self.dynamodb, self.moto, self.radicale):
+            server.check_alive()
 
     def __enter__(self) -> Self:
         return self.start()

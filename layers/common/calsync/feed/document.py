@@ -82,7 +82,7 @@ def _header(name: str, zones: tuple[str, ...], first_year: int, last_year: int) 
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+    calendar.add("x-published-ttl", icalendar.vDuration(REFRESH_INTERVAL))
     for zone in zones:
         calendar.add_component(icalendar.Timezone.from_tzid(
             zone, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year, 12, 31)))

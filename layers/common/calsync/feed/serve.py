@@ -56,6 +56,7 @@ def _error(status: int, body: bytes, reason: str) -> FeedResponse:
 
 def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
     now = now or dt.datetime.now(dt.UTC)
+    logger.remove_keys(["token_id", "feed_id"])
     headers = {name.lower(): value for name, value in request.headers.items()}
     token = tokens.token_from_file_name(request.file_name)
     if token is None:

@@ -23,6 +23,16 @@ def sequence_at(moment: dt.datetime) -> int:
     return max(0, int((moment - _SEQUENCE_EPOCH).total_seconds()))
 
 
+def zoned(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """``moment`` as local time in ``zone``, or in UTC when that local time occurs twice (the hour a
+    DST change repeats): a ``TZID`` local time means its first occurrence (RFC 5545 §3.3.5), so only
+    UTC can name the second one."""
+    local = moment.astimezone(zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return moment.astimezone(dt.UTC)
+    return local
+
+
 def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:
     """The VEVENT component for ``event`` (an ``icalendar.Event``)."""
     import icalendar
@@ -38,8 +48,8 @@ def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:
         vevent.add("dtend", event.end.astimezone(zone).date())
     else:
         zone = ZoneInfo(event.timezone)
-        vevent.add("dtstart", event.start.astimezone(zone))
-        vevent.add("dtend", event.end.astimezone(zone))
+        vevent.add("dtstart", zoned(event.start, zone))
+        vevent.add("dtend", zoned(event.end, zone))
     vevent.add("summary", event.summary)
     vevent.add("description", event.description)
     if event.location:

@@ -119,3 +119,31 @@ def transport_errors(provider: str) -> Iterator[None]:
 
 def is_gone(error: ProviderError) -> bool:
     return isinstance(error, ProviderGoneError)
+
+
+# -- OAuth token endpoints (RFC 6749 §5.2) ---------------------------------------------------------------
+
+REAUTH_REQUIRED = "reauth_required"
+GRANT_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required",
+                          "invalid_scope"})
+"""The clinician's (or the admin's) consent is gone: revoked, expired, or no longer enough."""
+RETRYABLE_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+
+def token_error(provider: str, error_code: str | None, status: int | None = None,
+                retry_after: float | None = None) -> ProviderError:
+    """The calsync error for a failed token request (google-auth, msal), from the OAuth ``error`` code
+    and, when known, the HTTP status of the token endpoint's answer.
+
+    A lost grant is :class:`ProviderAuthError` with reason ``reauth_required`` (the integration waits
+    for the clinician); 429 is rate limiting; 408, 5xx and the retryable OAuth codes are unavailability;
+    anything else (``invalid_client``, ``unauthorized_client``, ...) is an auth error naming the code.
+    """
+    code = (error_code or "").strip()[:48] or None
+    if code in GRANT_ERRORS:
+        return ProviderAuthError(provider, REAUTH_REQUIRED, status)
+    if status == 429:
+        return ProviderRateLimitedError(provider, f"token_{code or 'rate_limited'}", status, retry_after)
+    if code in RETRYABLE_TOKEN_ERRORS or status == 408 or (status is not None and status >= 500):
+        return ProviderUnavailableError(provider, f"token_{code or 'unavailable'}", status, retry_after)
+    return ProviderAuthError(provider, f"token_{code or 'rejected'}", status)

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterator
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from calsync.feed.model import FeedState, FeedToken
 from calsync.store._errors import condition_failed, translated
-from calsync.store.tables import FeedEventItem, FeedItem, FeedTokenItem
+from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem
 
 REVOKED_TOKEN_RETENTION = dt.timedelta(days=400)
 """How long a revoked token keeps answering 410 (then 404): long enough for every subscriber to notice."""
@@ -30,7 +31,7 @@ def touch(feed_id: str, tenant_id: str, name: str, past_days: int, future_days: 
           zone: str | None = None) -> None:
     """Records a change of the feed (creating its state if new): the version grows, ``updated_at``
     moves to ``now``, the settings are refreshed, and ``zone`` joins the zones the header describes."""
-    actions = [
+    actions: list[Action] = [
         FeedItem.tenant_id.set(tenant_id),
         FeedItem.name.set(name),
         FeedItem.past_days.set(past_days),
@@ -163,7 +164,7 @@ def delete_event(feed_id: str, appointment_key: str) -> None:
 
 def window_events(feed_id: str, start_utc: str, end_utc: str) -> list[str]:
     """The VEVENTs of events starting in [start_utc, end_utc), in start order (strongly consistent)."""
-    condition = FeedEventItem.by_start.start_utc.between(start_utc, end_utc)
+    condition = ByStartIndex.start_utc.between(start_utc, end_utc)
     with translated("Query"):
         items = FeedEventItem.by_start.query(feed_id, range_key_condition=condition, consistent_read=True)
         return [item.vevent for item in items if item.start_utc < end_utc]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
@@ -42,25 +42,26 @@ class _Meta:
 
 
 class ByPractitionerIndex(GlobalSecondaryIndex["AppointmentItem"]):
-    """A clinician's appointments by start time (feeds, backfills)."""
+    """A clinician's appointments by start month (backfills). Keys only, and keyed by month rather than
+    exact start, so most changes (a reschedule within the month, a cancellation) write no index entry."""
 
     class Meta:
         index_name = "by_practitioner"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     practitioner_key = UnicodeAttribute(hash_key=True)
-    start_utc = UnicodeAttribute(range_key=True)
+    start_month = UnicodeAttribute(range_key=True)
 
 
 class ByPracticeIndex(GlobalSecondaryIndex["AppointmentItem"]):
-    """A practice's appointments by start time (front-desk feeds)."""
+    """A practice's appointments by start month (front-desk feed backfills). Keys only, as above."""
 
     class Meta:
         index_name = "by_practice"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     practice_key = UnicodeAttribute(hash_key=True)
-    start_utc = UnicodeAttribute(range_key=True)
+    start_month = UnicodeAttribute(range_key=True)
 
 
 class AppointmentItem(Model):
@@ -72,8 +73,10 @@ class AppointmentItem(Model):
     practitioner_key = UnicodeAttribute()  # tenant#practitioner
     practice_key = UnicodeAttribute()  # tenant#practice
     start_utc = UnicodeAttribute()  # ISO 8601, UTC, sortable
+    start_month = UnicodeAttribute()  # YYYY-MM (UTC): index range key; a reschedule within the month
+    #                                   leaves the keys-only indexes untouched (no index write)
     status = UnicodeAttribute()
-    snapshot = UnicodeAttribute()  # the validated event detail, JSON
+    snapshot = BinaryAttribute(legacy_encoding=False)  # the validated event detail, zlib-compressed JSON
     received_at = NumberAttribute()
     expires_at = TTLAttribute(null=True)
 
@@ -228,6 +231,8 @@ class FeedEventItem(Model):
     feed_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
     start_utc = UnicodeAttribute()  # ISO 8601, UTC, sortable
+    start_month = UnicodeAttribute()  # YYYY-MM (UTC): index range key; a reschedule within the month
+    #                                   leaves the keys-only indexes untouched (no index write)
     vevent = UnicodeAttribute()  # folded, CRLF-terminated VEVENT
     sequence = NumberAttribute()
     expires_at = TTLAttribute(null=True)

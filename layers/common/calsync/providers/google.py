@@ -1,0 +1,161 @@
+"""Google Calendar (API v3) over httpx, with tokens from ``calsync.oauth.google``.
+
+* create:  ``events.insert`` with the client-chosen id ``EventKey.digest`` (hex is base32hex). A 409
+  means the id exists already: a lost response, a replay, or an earlier life of the appointment that
+  was cancelled (Google keeps deleted events as ``status: cancelled`` and refuses their id again). It
+  is read and overwritten with ``status: confirmed``, which also revives a cancelled one.
+* update:  ``events.update`` (full replacement, so a field the privacy settings now hide is removed)
+  with ``If-Match``; a 412 re-reads the etag and tries again; a 404 (the calendar changed) creates it.
+* delete:  ``events.delete`` with ``If-Match`` when the etag is known; 404 and 410 count as done.
+
+Every write sends ``sendUpdates=none``. Events never have attendees (patients are never invited), carry
+our marker in ``extendedProperties.private``, are private when the clinician chose so, and give their
+times with IANA zone names; all-day events use dates, the end date exclusive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from calsync.domain import CalendarEvent, Integration
+from calsync.errors import ProviderConflictError
+from calsync.oauth.source import TokenSource
+from calsync.providers.base import MARKER_PROPERTY, EventKey, Written
+from calsync.providers.bearer import BearerSession, shared_client
+from calsync.providers.outcomes import raise_for_status
+
+NAME = "google"
+API_BASE = "https://www.googleapis.com/calendar/v3"
+API_BASE_OPTION = "api_base"
+WRITE_PARAMS = {"sendUpdates": "none"}
+SOURCE_TITLE = "Open in the EHR"
+ATTEMPTS = 3
+
+
+def _when(moment: dt.datetime, zone: str) -> dict[str, str]:
+    return {"dateTime": moment.astimezone(ZoneInfo(zone)).isoformat(), "timeZone": zone}
+
+
+def _dates(event: CalendarEvent) -> tuple[dict[str, str], dict[str, str]]:
+    """All-day: local dates in the event's zone, the end exclusive (at least one day after the start)."""
+    zone = ZoneInfo(event.timezone)
+    start = event.start.astimezone(zone).date()
+    end_local = event.end.astimezone(zone)
+    end = end_local.date() if end_local.time() == dt.time(0) else end_local.date() + dt.timedelta(days=1)
+    end = max(end, start + dt.timedelta(days=1))
+    return {"date": start.isoformat()}, {"date": end.isoformat()}
+
+
+def event_body(key: EventKey, event: CalendarEvent) -> dict[str, Any]:
+    """The Google Event resource for ``event`` (``events.insert`` and ``events.update`` bodies)."""
+    if event.all_day:
+        start, end = _dates(event)
+    else:
+        start, end = _when(event.start, event.timezone), _when(event.end, event.timezone)
+    body: dict[str, Any] = {
+        "id": key.digest,
+        "status": "confirmed",
+        "summary": event.summary,
+        "description": event.description,
+        "start": start,
+        "end": end,
+        "transparency": "opaque",
+        "visibility": "private" if event.private else "default",
+        "extendedProperties": {"private": {MARKER_PROPERTY: key.marker}},
+    }
+    if event.location:
+        body["location"] = event.location
+    if event.url:
+        body["source"] = {"title": SOURCE_TITLE, "url": event.url}
+    return body
+
+
+class GoogleCalendarProvider:
+    name = NAME
+
+    def __init__(self, integration: Integration, client: httpx.Client | None = None,
+                 tokens: TokenSource | None = None) -> None:
+        if tokens is None:
+            from calsync.oauth.google import GoogleTokenSource
+
+            tokens = GoogleTokenSource(integration, lambda: client or shared_client(NAME))
+        self._session = BearerSession(NAME, tokens, client)
+        base = integration.options.get(API_BASE_OPTION, API_BASE).rstrip("/")
+        self._events = f"{base}/calendars/{quote(integration.calendar_id or 'primary', safe='')}/events"
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+
+    def _url(self, event_id: str) -> str:
+        return f"{self._events}/{quote(event_id, safe='')}"
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        raise_for_status(NAME, response)
+        return response
+
+    def _written(self, response: httpx.Response) -> Written:
+        resource = self._check(response).json()
+        return Written(external_id=str(resource["id"]), etag=resource.get("etag"))
+
+    def _insert(self, body: dict[str, Any]) -> httpx.Response:
+        return self._session.send("POST", self._events, params=WRITE_PARAMS, json=body)
+
+    def _current(self, event_id: str) -> dict[str, Any] | None:
+        """The event as Google holds it now (cancelled ones included), or None if it does not exist."""
+        response = self._session.send("GET", self._url(event_id))
+        if response.status_code in (404, 410):
+            return None
+        resource: dict[str, Any] = self._check(response).json()
+        return resource
+
+    # -- protocol -------------------------------------------------------------------------------------
+
+    def upsert(self, key: EventKey, event: CalendarEvent, known: Written | None) -> Written:
+        body = event_body(key, event)
+        if known is None:
+            response = self._insert(body)
+            if response.status_code != 409:
+                return self._written(response)
+            event_id, etag = key.digest, None  # there already: read it, then overwrite (and revive) it
+        else:
+            event_id, etag = known.external_id, known.etag
+        body["id"] = event_id
+        for _attempt in range(ATTEMPTS):
+            if etag is None:
+                current = self._current(event_id)
+                if current is None:
+                    response = self._insert(body)
+                    if response.status_code == 409:
+                        continue  # created meanwhile: read it again
+                    return self._written(response)
+                etag = current.get("etag")
+            headers = {"If-Match": etag} if etag else {}
+            response = self._session.send("PUT", self._url(event_id), params=WRITE_PARAMS, json=body,
+                                          headers=headers)
+            if response.status_code in (404, 410, 412):
+                etag = None  # changed or gone meanwhile: read it again
+                continue
+            return self._written(response)
+        raise ProviderConflictError(NAME, "etag_race", 412)
+
+    def delete(self, key: EventKey, known: Written | None) -> None:
+        event_id = known.external_id if known else key.digest
+        etag = known.etag if known else None
+        for _attempt in range(ATTEMPTS):
+            headers = {"If-Match": etag} if etag else {}
+            response = self._session.send("DELETE", self._url(event_id), params=WRITE_PARAMS, headers=headers)
+            if response.status_code in (404, 410):
+                return
+            if response.status_code != 412:
+                self._check(response)
+                return
+            current = self._current(event_id)
+            if current is None or current.get("status") == "cancelled":
+                return
+            etag = current.get("etag")
+        raise ProviderConflictError(NAME, "etag_race", 412)
+

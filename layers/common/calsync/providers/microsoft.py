@@ -1,0 +1,183 @@
+"""Microsoft 365 / Outlook calendars through Microsoft Graph (v1.0) over httpx, tokens from
+``calsync.oauth.microsoft``.
+
+Two modes (integration option ``graph_mode``):
+
+* ``delegated`` (default): the clinician's own consent; ``/me/calendars/{calendar_id}/events``.
+* ``organisation``: application permissions granted once by the practice's Microsoft 365 admin;
+  ``/users/{graph_user_id}/calendars/{calendar_id}/events`` with a client-credentials token.
+
+* create:  POST with ``transactionId`` = ``EventKey.digest`` and our key in a single-value extended
+  property (searchable with ``$filter``). A retried create after a lost response is answered by Graph
+  with the event the first attempt made; if that event shows older content (the appointment changed
+  in between) it is patched. A create refused as a duplicate (409) finds the event by the property.
+* update:  PATCH; a 404 (deleted in Outlook) creates it again. Graph's ``If-Match`` would buy nothing
+  here: calsync overwrites on a mismatch anyway, and the ledger lease already serialises our writers.
+* delete:  DELETE; 404 counts as done.
+
+Every request asks for immutable ids, UTC times and text bodies. Events never have attendees, carry
+``sensitivity: private`` when the clinician chose so, and give their times with IANA zone names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from calsync.domain import CalendarEvent, Integration
+from calsync.errors import ConfigurationError, ProviderConflictError
+from calsync.oauth.source import TokenSource
+from calsync.providers.base import MARKER_PROPERTY, EventKey, Written
+from calsync.providers.bearer import BearerSession, shared_client
+from calsync.providers.outcomes import raise_for_status
+
+NAME = "microsoft"
+API_BASE = "https://graph.microsoft.com/v1.0"
+API_BASE_OPTION = "api_base"
+MODE_OPTION = "graph_mode"
+USER_OPTION = "graph_user_id"
+DELEGATED, ORGANISATION = "delegated", "organisation"
+PROPERTY_SET = "270ea0cf-b85d-48b5-9693-c303e2a03b41"
+MARKER_ID = f"String {{{PROPERTY_SET}}} Name {MARKER_PROPERTY}"
+PREFER = 'IdType="ImmutableId", outlook.timezone="UTC", outlook.body-content-type="text"'
+
+
+def _local(moment: dt.datetime, zone: str) -> dict[str, str]:
+    """Graph's dateTimeTimeZone: wall-clock time without offset, plus the IANA zone."""
+    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": zone}
+
+
+def event_body(event: CalendarEvent) -> dict[str, Any]:
+    """The Graph event fields calsync owns (POST and PATCH bodies; PATCH leaves the others alone,
+    so every owned field is always sent, empty when the privacy settings hide it)."""
+    return {
+        "subject": event.summary,
+        "body": {"contentType": "text", "content": event.description},
+        "start": _local(event.start, event.timezone),
+        "end": _local(event.end, event.timezone),
+        "isAllDay": event.all_day,
+        "location": {"displayName": event.location or ""},
+        "sensitivity": "private" if event.private else "normal",
+        "showAs": "busy",
+        "categories": list(event.categories),
+    }
+
+
+def creation_fields(key: EventKey) -> dict[str, Any]:
+    return {"transactionId": key.digest,
+            "singleValueExtendedProperties": [{"id": MARKER_ID, "value": key.marker}]}
+
+
+def _text(value: Any) -> str:
+    """Whitespace-insensitive text of a Graph body (tags stripped if Graph answered in HTML)."""
+    content = str(value.get("content") or "") if isinstance(value, dict) else ""
+    if isinstance(value, dict) and str(value.get("contentType", "")).lower() == "html":
+        content = html.unescape(re.sub(r"<[^>]*>", " ", content))
+    return " ".join(content.split())
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(str(value["dateTime"])[:26])
+        return moment.replace(tzinfo=ZoneInfo(str(value["timeZone"]))).astimezone(dt.UTC)
+    except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def shows(resource: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether the event Graph returned already shows ``body`` (else it is an older attempt's event)."""
+    location = resource.get("location") or {}
+    return (
+        resource.get("subject") == body["subject"]
+        and _text(resource.get("body")) == _text(body["body"])
+        and all(_instant(resource.get(edge)) == _instant(body[edge]) for edge in ("start", "end"))
+        and all(resource.get(field) == body[field] for field in ("isAllDay", "sensitivity", "showAs"))
+        and (location.get("displayName") or "") == body["location"]["displayName"]
+        and sorted(resource.get("categories") or []) == sorted(body["categories"])
+    )
+
+
+class MicrosoftGraphProvider:
+    name = NAME
+
+    def __init__(self, integration: Integration, client: httpx.Client | None = None,
+                 tokens: TokenSource | None = None) -> None:
+        mode = integration.options.get(MODE_OPTION, DELEGATED)
+        if mode not in (DELEGATED, ORGANISATION):
+            raise ConfigurationError("graph_mode must be delegated or organisation")
+        if mode == ORGANISATION:
+            user = integration.options.get(USER_OPTION)
+            if not user:
+                raise ConfigurationError("graph organisation mode needs the graph_user_id option")
+            owner = f"/users/{quote(user, safe='')}"
+        else:
+            owner = "/me"
+        if tokens is None:
+            from calsync.oauth.microsoft import MicrosoftTokenSource
+
+            tokens = MicrosoftTokenSource(integration, lambda: client or shared_client(NAME),
+                                          organisation=mode == ORGANISATION)
+        self._session = BearerSession(NAME, tokens, client, headers={"Prefer": PREFER})
+        self._base = integration.options.get(API_BASE_OPTION, API_BASE).rstrip("/") + owner
+        calendar = integration.calendar_id
+        self._events = (f"{self._base}/calendars/{quote(calendar, safe='')}/events" if calendar
+                        else f"{self._base}/calendar/events")
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+
+    def _url(self, event_id: str) -> str:
+        return f"{self._base}/events/{quote(event_id, safe='')}"
+
+    def _resource(self, response: httpx.Response) -> dict[str, Any]:
+        raise_for_status(NAME, response)
+        resource: dict[str, Any] = response.json()
+        return resource
+
+    @staticmethod
+    def _written(resource: dict[str, Any]) -> Written:
+        return Written(external_id=str(resource["id"]), etag=resource.get("@odata.etag") or resource.get("changeKey"))
+
+    def _patch(self, event_id: str, body: dict[str, Any]) -> httpx.Response:
+        return self._session.send("PATCH", self._url(event_id), json=body)
+
+    def _find(self, key: EventKey) -> list[str]:
+        """Ids of the events in this calendar that carry our key (normally none or one)."""
+        query = f"singleValueExtendedProperties/Any(ep: ep/id eq '{MARKER_ID}' and ep/value eq '{key.marker}')"
+        response = self._session.send("GET", self._events, params={"$filter": query, "$select": "id"})
+        return [str(item["id"]) for item in self._resource(response).get("value", [])]
+
+    def _create(self, key: EventKey, body: dict[str, Any]) -> Written:
+        response = self._session.send("POST", self._events, json={**body, **creation_fields(key)})
+        if response.status_code == 409:  # refused as a duplicate: the first attempt's event exists
+            found = self._find(key)
+            if not found:
+                raise ProviderConflictError(NAME, "duplicate_transaction", 409)
+            return self._written(self._resource(self._patch(found[0], body)))
+        resource = self._resource(response)
+        if shows(resource, body):
+            return self._written(resource)
+        # Graph answered with the event an earlier attempt created, and the appointment changed since
+        return self._written(self._resource(self._patch(str(resource["id"]), body)))
+
+    # -- protocol -------------------------------------------------------------------------------------
+
+    def upsert(self, key: EventKey, event: CalendarEvent, known: Written | None) -> Written:
+        body = event_body(event)
+        if known is not None:
+            response = self._patch(known.external_id, body)
+            if response.status_code != 404:
+                return self._written(self._resource(response))
+        return self._create(key, body)
+
+    def delete(self, key: EventKey, known: Written | None) -> None:
+        for event_id in [known.external_id] if known else self._find(key):
+            response = self._session.send("DELETE", self._url(event_id))
+            if response.status_code != 404:
+                raise_for_status(NAME, response)
