@@ -161,6 +161,7 @@ class LocalStack:
             self.radicale.add_user(username, password)
         self.startup_seconds: float | None = None
         self._resources: StackResources | None = None
+        self._clients: dict[str, Any] = {}
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -196,6 +197,9 @@ class LocalStack:
             return
         self._started = False
         atexit.unregister(self.stop)
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
         for server in (self.radicale, self.moto, self.dynamodb):
             try:
                 server.stop()
@@ -232,18 +236,22 @@ class LocalStack:
     def client(self, service: Literal["sqs"]) -> SQSClient: ...
     @overload
     def client(self, service: Literal["secretsmanager"]) -> SecretsManagerClient: ...
+    @overload
+    def client(self, service: str) -> Any: ...
 
     def client(self, service: str) -> Any:
-        """A boto3 client on the stack: DynamoDB goes to DynamoDB Local, everything else to moto."""
-        endpoint = self.ports.dynamodb_endpoint if service == "dynamodb" else self.ports.moto_endpoint
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIAL,
-            aws_secret_access_key=FAKE_CREDENTIAL,
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-        )
+        """A boto3 client on the stack (one per service, reused): DynamoDB Local for DynamoDB, moto for the rest."""
+        if service not in self._clients:
+            endpoint = self.ports.dynamodb_endpoint if service == "dynamodb" else self.ports.moto_endpoint
+            self._clients[service] = boto3.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=endpoint,
+                region_name=REGION,
+                aws_access_key_id=FAKE_CREDENTIAL,
+                aws_secret_access_key=FAKE_CREDENTIAL,
+                config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            )
+        return self._clients[service]
 
     @property
     def resources(self) -> StackResources:

@@ -109,6 +109,22 @@ def test_the_bus_rule_delivers_appointment_changes_from_ehr_sources_only(
     assert delivered[0]["source"] == "ehr.acme"
 
 
+# -- Secrets Manager --------------------------------------------------------------------------------
+
+
+def test_put_secret_returns_one_arn_per_name_and_the_latest_value_is_current(stack: LocalStack, tenant_id: str):
+    # GIVEN a secret stored, then stored again under the same name
+    name = f"calsync/integrations/{tenant_id}"
+    first = stack.put_secret(name, {"password": "one"})
+    second = stack.put_secret(name, {"password": "two"})
+
+    # THEN it is one secret, and its current value is the second
+    assert first == second
+    assert first.startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:")
+    current = stack.client("secretsmanager").get_secret_value(SecretId=first, VersionStage="AWSCURRENT")
+    assert json.loads(current["SecretString"]) == {"password": "two"}
+
+
 # -- Radicale ---------------------------------------------------------------------------------------
 
 

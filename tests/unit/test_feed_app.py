@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+from typing import Any
 
 from calsync.feed.serve import FeedResponse
 from functions.feed.app import to_request, to_result
 
 
-def http_event(method: str = "GET", file: str = "abc.ics", headers: dict[str, str] | None = None) -> dict:
+def http_event(method: str = "GET", file: str = "abc.ics", headers: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": f"{method} /feeds/{{file}}",

@@ -4,6 +4,7 @@ a VCALENDAR that five independent parsers must read identically and correctly.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -15,7 +16,7 @@ from calsync.feed.model import FeedState
 from calsync.privacy import render
 from calsync.providers import ical
 from calsync.providers.base import EventKey
-from tests.feed_support import assert_all_read, assert_wire_format, properties, unfolded
+from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
 from tests.unit.fixtures import appointment
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -24,8 +25,8 @@ NOW = dt.datetime(2026, 2, 1, 12, 0, tzinfo=dt.UTC)
 STAMP = dt.datetime(2026, 1, 15, 8, 0, tzinfo=dt.UTC)
 
 
-def state(**overrides) -> FeedState:
-    values = {"feed_id": "feed_1", "tenant_id": "tenant-1", "name": "Dr One", "past_days": 30,
+def state(**overrides: Any) -> FeedState:
+    values: dict[str, Any] = {"feed_id": "feed_1", "tenant_id": "tenant-1", "name": "Dr One", "past_days": 30,
               "future_days": 365, "version": 7, "updated_at": STAMP, "zones": frozenset({"America/New_York"})}
     values.update(overrides)
     return FeedState(**values)
@@ -107,7 +108,8 @@ DST_CASES = {
 
 
 def test_dst_transitions_land_on_the_right_instant_in_every_parser():
-    vevents, expected = [], {}
+    vevents: list[str] = []
+    expected: dict[str, Span] = {}
     for name, start in DST_CASES.items():
         end = (start.astimezone(dt.UTC) + dt.timedelta(minutes=50)).astimezone(NEW_YORK)
         vevents.append(vevent(name, start, end))

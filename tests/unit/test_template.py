@@ -9,6 +9,7 @@ dashboard built on the metric names in ``calsync.observability``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 BUSINESS_METRICS = {Metric.CHANGE_RECEIVED, Metric.APPOINTMENT_SYNCED, Metric.SYNC_FAILED,
                     Metric.SYNC_SKIPPED_UNCHANGED, Metric.STALE_CHANGE_DROPPED, Metric.SYNC_LAG_SECONDS}
 READ_ONLY_DYNAMODB = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+SAMPLES = sorted((ROOT / "events").glob("*.json"))
+HTTP_SAMPLES = [p for p in SAMPLES if "routeKey" in json.loads(p.read_text(encoding="utf-8"))]
 
 
 def as_list(value: Any) -> list[Any]:
@@ -78,6 +81,10 @@ def dead_letter_queues() -> set[str]:
         for target in rule["Properties"].get("Targets", []):
             targets.add(ref_target(target.get("DeadLetterConfig", {}).get("Arn")))
     return {t for t in targets if t in QUEUES}
+
+
+SQS_MAPPINGS = sqs_mappings()
+SQS_MAPPING_IDS = [f"{function_id}-{queue}" for function_id, queue, _ in SQS_MAPPINGS]
 
 
 def http_routes() -> set[tuple[str, str, str]]:
@@ -144,7 +151,7 @@ def test_function_logs_to_its_own_group_with_retention(function_id):
 
 def test_functions_get_every_required_setting():
     """calsync.settings fails the cold start when a required variable is missing."""
-    required = {field.alias for field in Settings.model_fields.values() if field.is_required()}
+    required = {str(field.alias) for field in Settings.model_fields.values() if field.is_required()}
     for function_id in FUNCTIONS:
         missing = required - set(function_environment(TEMPLATE, function_id))
         assert not missing, f"{function_id} would fail at cold start: {sorted(missing)} not set"
@@ -173,17 +180,17 @@ def test_layer_is_built_by_makefile_for_arm64():
 
 
 def test_change_queue_has_exactly_one_consumer():
-    consumers = [(function_id, queue) for function_id, queue, _ in sqs_mappings()]
+    consumers = [(function_id, queue) for function_id, queue, _ in SQS_MAPPINGS]
     assert consumers == [("OnAppointmentChangeFunction", "ChangesQueue")]
 
 
-@pytest.mark.parametrize(("function_id", "queue", "mapping"), sqs_mappings(), ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(("function_id", "queue", "mapping"), SQS_MAPPINGS, ids=SQS_MAPPING_IDS)
 def test_visibility_timeout_covers_six_function_timeouts(function_id, queue, mapping):
     visibility = int(properties(TEMPLATE, queue)["VisibilityTimeout"])
     assert visibility >= 6 * function_timeout(function_id)
 
 
-@pytest.mark.parametrize(("function_id", "queue", "mapping"), sqs_mappings(), ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(("function_id", "queue", "mapping"), SQS_MAPPINGS, ids=SQS_MAPPING_IDS)
 def test_sqs_mapping_reports_partial_failures_and_is_bounded(function_id, queue, mapping):
     assert "ReportBatchItemFailures" in mapping["FunctionResponseTypes"]
     assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= 1000
@@ -239,7 +246,7 @@ def test_only_the_rule_may_send_to_its_queues(queue):
 
 def test_sample_changes_are_routed_by_the_rule():
     pattern = properties(TEMPLATE, "ChangesRule")["EventPattern"]
-    samples = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "events").glob("*.json"))]
+    samples = [json.loads(p.read_text(encoding="utf-8")) for p in SAMPLES]
     changes = [s for s in samples if s.get("detail-type") == "Appointment Changed"]
     assert changes, "no Appointment Changed sample in events/"
     for sample in changes:
@@ -279,14 +286,13 @@ def test_http_api_is_throttled_and_logs_no_paths():
     json.loads(log_format)
 
 
-@pytest.mark.parametrize("sample", sorted((ROOT / "events").glob("*.json")), ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("sample", HTTP_SAMPLES, ids=lambda p: Path(p).name)
 def test_sample_http_events_hit_a_route(sample):
     event = json.loads(sample.read_text(encoding="utf-8"))
-    if "routeKey" not in event:
-        return
     route_keys = {f"{method} {path}" for method, path, _ in http_routes()}
     assert event["routeKey"] in route_keys
     assert event["requestContext"]["http"]["method"] == event["routeKey"].split(" ")[0]
+    assert set(event["pathParameters"]) == set(re.findall(r"\{(\w+)\}", event["routeKey"]))
 
 
 # -- tables and IAM ----------------------------------------------------------------------------------------
