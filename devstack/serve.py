@@ -32,12 +32,18 @@ _POLL_WAIT_SECONDS = 1
 
 
 def seed_sample_clinicians(stack: LocalStack) -> None:
-    """HOOK: seed sample clinicians, their calendars and integrations into the running stack.
+    """Connects the demo's two clinicians to Radicale calendars (accounts ``okafor`` and ``lindqvist``).
 
-    Called once, after ``create_resources()`` and with the stack's env in ``os.environ``. Whatever
-    Radicale accounts it adds (``stack.radicale.add_user``) are printed with their passwords. While it
-    adds none, ``serve`` creates the account ``demo`` with one calendar so the printed curl works.
+    Called after ``create_resources()``, with the stack's env in ``os.environ`` (calsync is imported here,
+    not at the top, because it reads its settings on import).
     """
+    from devstack import sample_day
+    from devstack.clinicians import connect_caldav
+
+    for practitioner, username in ((sample_day.OKAFOR, "okafor"), (sample_day.LINDQVIST, "lindqvist")):
+        clinician = connect_caldav(stack, tenant_id=sample_day.TENANT, practitioner_id=practitioner,
+                                   privacy=sample_day.PRIVACY[practitioner], username=username)
+        _say(f"clinician {practitioner} ({sample_day.TENANT}) -> {clinician.calendar_url}")
 
 
 def main() -> int:
@@ -134,7 +140,7 @@ def _put_events_example(ports: StackPorts) -> str:
     start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
     detail: dict[str, Any] = {
         "schema_version": 1,
-        "tenant_id": "demo-tenant",
+        "tenant_id": "northside-health",
         "appointment_id": "apt-1",
         "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "version": 1,
@@ -142,7 +148,7 @@ def _put_events_example(ports: StackPorts) -> str:
         "start": start.isoformat(),
         "end": (start + dt.timedelta(minutes=50)).isoformat(),
         "timezone": "America/New_York",
-        "practitioner_id": "dr-demo",
+        "practitioner_id": "dr-okafor",
         "practice": {"id": "main-street"},
     }
     entry = {

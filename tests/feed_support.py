@@ -82,7 +82,8 @@ def parse_everywhere(body: bytes) -> dict[str, dict[str, Span]]:
 
 def assert_all_read(body: bytes, expected: Mapping[str, Span]) -> None:
     for name, spans in parse_everywhere(body).items():
-        assert spans == expected, f"{name} read the feed differently"
+        difference = sorted(set(spans.items()) ^ set(expected.items()))
+        assert spans == expected, f"{name} read the feed differently: {difference}"
 
 
 def assert_wire_format(body: bytes) -> None:

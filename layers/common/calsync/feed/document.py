@@ -7,7 +7,10 @@ appointments changed, and the footer is a constant. icalendar is imported on the
 render only, so neither a cold start nor a 304 pays for it.
 
 Times keep the practice's IANA zone (``calsync.providers.ical`` writes ``DTSTART;TZID=...``), so the
-VCALENDAR carries a VTIMEZONE for every zone used; all-day appointments are DATE values that need none.
+VCALENDAR carries a VTIMEZONE for every zone used (``calsync.providers.vtimezone``); all-day
+appointments are DATE values that need none. Keeping the zone, rather than writing UTC throughout,
+lets a clinician's app show the practice's time zone on each event and keeps times right when the
+practice's zone and the device's differ.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from functools import lru_cache
 
 from calsync.feed.model import FeedState
 from calsync.providers.ical import PRODID
+from calsync.providers.vtimezone import vtimezone
 
 FORMAT_VERSION = "1"
 """Part of every ETag: bump it when the document's layout changes so subscribers refetch."""
@@ -83,12 +87,10 @@ def _header(name: str, zones: tuple[str, ...], first_year: int, last_year: int) 
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(REFRESH_INTERVAL))
-    for zone in zones:
-        calendar.add_component(icalendar.Timezone.from_tzid(
-            zone, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year, 12, 31)))
     text: str = calendar.to_ical().decode("utf-8")
     assert text.endswith(FOOTER)
-    return text[: -len(FOOTER)]
+    timezones = [vtimezone(zone, dt.date(first_year, 1, 1), dt.date(last_year, 12, 31)) for zone in zones]
+    return "".join((text[: -len(FOOTER)], *timezones))
 
 
 def assemble(head: str, vevents: list[str]) -> bytes:

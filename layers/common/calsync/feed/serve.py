@@ -84,6 +84,7 @@ def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
         logger.info("feed not modified", extra={"status": 304})
         return FeedResponse(304, validators)
     if request.method == "HEAD":
+        count(Metric.FEED_SERVED)
         return FeedResponse(200, {**validators, "Content-Type": CONTENT_TYPE})
 
     vevents = feeds.window_events(state.feed_id, window.start_key, window.end_key)

@@ -9,7 +9,8 @@ calendar in many of them (Google shows it as if it were still booked) and keeps 
 
 ``SEQUENCE`` comes from the time of the change (``ical.sequence_at``), so it keeps growing even when an
 appointment is removed and later booked again; two changes within one second still get increasing
-values, because a write never replaces a stored VEVENT whose SEQUENCE is not lower.
+values, because a write never replaces a stored VEVENT whose SEQUENCE is not lower (a removed event
+leaves a short-lived tombstone with its SEQUENCE for the same purpose).
 """
 
 from __future__ import annotations
@@ -83,5 +84,6 @@ class IcsFeedProvider:
         return Written(external_id=key.uid, etag=str(sequence))
 
     def delete(self, key: EventKey, known: Written | None) -> None:
-        feeds.delete_event(self.feed_id, appointment_key(key.tenant_id, key.appointment_id))
-        self._touch(dt.datetime.now(dt.UTC).replace(microsecond=0), None)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        feeds.delete_event(self.feed_id, appointment_key(key.tenant_id, key.appointment_id), now)
+        self._touch(now, None)

@@ -12,6 +12,7 @@ from calsync.feed.model import FeedState, FeedToken
 from calsync.store._errors import condition_failed, translated
 from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem
 
+TOMBSTONE_RETENTION = dt.timedelta(days=1)
 REVOKED_TOKEN_RETENTION = dt.timedelta(days=400)
 """How long a revoked token keeps answering 410 (then 404): long enough for every subscriber to notice."""
 
@@ -156,10 +157,21 @@ def stored_sequence(feed_id: str, appointment_key: str) -> int | None:
     return int(item.sequence)
 
 
-def delete_event(feed_id: str, appointment_key: str) -> None:
-    """Removes one VEVENT; removing one that is not there is not an error."""
-    with translated("DeleteItem"):
-        FeedEventItem(feed_id, appointment_key).delete()
+def delete_event(feed_id: str, appointment_key: str, now: dt.datetime) -> None:
+    """Takes one VEVENT off the feed; removing one that is not there is not an error.
+
+    The item stays for a day as a tombstone: without ``start_utc`` it is out of the ``by_start`` index
+    (so never served), but its ``sequence`` still guards a re-booking within the same second."""
+    try:
+        with translated("UpdateItem"):
+            FeedEventItem(feed_id, appointment_key).update(
+                actions=[FeedEventItem.start_utc.remove(), FeedEventItem.vevent.remove(),
+                         FeedEventItem.expires_at.set(now + TOMBSTONE_RETENTION)],
+                condition=FeedEventItem.appointment_key.exists(),
+            )
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
 
 
 def window_events(feed_id: str, start_utc: str, end_utc: str) -> list[str]:

@@ -230,10 +230,9 @@ class FeedEventItem(Model):
 
     feed_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
-    start_utc = UnicodeAttribute()  # ISO 8601, UTC, sortable
-    start_month = UnicodeAttribute()  # YYYY-MM (UTC): index range key; a reschedule within the month
-    #                                   leaves the keys-only indexes untouched (no index write)
-    vevent = UnicodeAttribute()  # folded, CRLF-terminated VEVENT
+    start_utc = UnicodeAttribute(null=True)  # ISO 8601, UTC, sortable; range key of ``by_start``;
+    #                                            absent on a removed event's tombstone (not indexed)
+    vevent = UnicodeAttribute(null=True)  # folded, CRLF-terminated VEVENT; absent on a tombstone
     sequence = NumberAttribute()
     expires_at = TTLAttribute(null=True)
 
