@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,33 +36,40 @@ ENV = {
 }
 
 
-def time_import(module: str, runs: int) -> tuple[float, float]:
+def time_import(module: str, runs: int) -> tuple[float, float, float]:
+    """Best and median wall time, and best CPU time (user + system: far less sensitive to other load
+    on the machine), of a fresh interpreter importing ``module``, in milliseconds."""
     code = f"import sys; sys.path[:0] = ['layers/common', '.']; import {module}"
     env = {key: value for key, value in {**os.environ, **ENV}.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    samples = []
+    samples, cpu = [], []
     for index in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if index:  # the first run warms the page cache and writes bytecode
-            samples.append((time.perf_counter() - started) * 1000)
-    return min(samples), statistics.median(samples)
+            samples.append(elapsed)
+            cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return min(samples), statistics.median(samples), min(cpu)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    baseline, _ = time_import("sys", args.runs)
-    print(f"python {sys.version.split()[0]}  (interpreter start alone: {baseline:.0f} ms)")
+    baseline, _, baseline_cpu = time_import("sys", args.runs)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}  "
+          f"(interpreter start alone: {baseline:.0f} ms wall, {baseline_cpu:.0f} ms CPU)")
     for name, module in HANDLERS.items():
         if not (ROOT / module.replace(".", "/")).with_suffix(".py").exists():
             continue
         try:
-            best, median = time_import(module, args.runs)
+            best, median, cpu = time_import(module, args.runs)
         except subprocess.CalledProcessError:
             print(f"{name:24s} import failed")
             continue
-        print(f"{name:24s} best {best:6.0f} ms   median {median:6.0f} ms")
+        print(f"{name:24s} wall best {best:5.0f} ms  median {median:5.0f} ms   CPU best {cpu:5.0f} ms")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ and methods get what API Gateway gives for an unmatched route (404 ``Not Found``
 from __future__ import annotations
 
 import base64
+import gzip
 import threading
 import uuid
 from collections.abc import Callable
@@ -90,9 +91,12 @@ class FeedServer:
         body = result.get("body", "")
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
         status = int(result["statusCode"])
+        headers = dict(result.get("headers", {}))
         if self._rewrite is not None and status == 200 and method == "GET":
-            raw = self._rewrite(raw)
-        return status, dict(result.get("headers", {})), raw
+            zipped = headers.get("Content-Encoding") == "gzip"
+            raw = self._rewrite(gzip.decompress(raw) if zipped else raw)
+            raw = gzip.compress(raw) if zipped else raw
+        return status, headers, raw
 
     def _request_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

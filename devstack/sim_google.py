@@ -246,6 +246,12 @@ class GoogleCalendarSimulator(Simulator):
         with self._lock:
             self.tokens.expire_access_tokens()
 
+    def edit(self, calendar_id: str, event_id: str, **fields: Any) -> None:
+        """The clinician edits the event in Google Calendar: its etag moves on."""
+        with self._lock:
+            event = self._calendars[calendar_id][event_id]
+            event.update(fields, etag=self._etag(), updated=_now())
+
     def clear_state(self) -> None:
         self.tokens.clear()
         self._calendars.clear()

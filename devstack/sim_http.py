@@ -7,6 +7,8 @@ Faults are queued with :meth:`Simulator.inject` and consumed by the requests the
     sim.inject(path_contains="/token", status=503)          # the token endpoint fails once
     sim.inject(method="POST", drop_after_commit=True)       # the next POST is carried out, but its
                                                             # answer is lost (the connection closes)
+    sim.inject(expire_tokens=True, after=3)                 # every access token expires just before the
+                                                            # fourth API call from now (which gets 401)
 
 Nothing here is used by deployed code.
 """
@@ -89,6 +91,8 @@ class Fault:
     retry_after: int | None
     times: int
     drop_after_commit: bool
+    expire_tokens: bool = False
+    after: int = 0
 
     def matches(self, request: SimRequest) -> bool:
         return (self.method is None or self.method == request.method) and (
@@ -156,13 +160,16 @@ class Simulator(ABC):
     # -- switches and inspection --------------------------------------------------------------------
 
     def inject(self, *, status: int | None = None, method: str | None = None, path_contains: str | None = None,
-               body: Any = None, retry_after: int | None = None, times: int = 1,
-               drop_after_commit: bool = False) -> None:
-        """Queues a fault for the next ``times`` matching requests (see the module docstring)."""
-        if status is None and not drop_after_commit:
-            raise ValueError("a fault needs a status or drop_after_commit")
+               body: Any = None, retry_after: int | None = None, times: int = 1, drop_after_commit: bool = False,
+               expire_tokens: bool = False, after: int = 0) -> None:
+        """Queues a fault for ``times`` matching requests, once ``after`` matching ones have passed
+        (see the module docstring). API faults should name a ``path_contains`` when tokens may be
+        refreshed meanwhile, or the token endpoint's requests count too."""
+        if status is None and not drop_after_commit and not expire_tokens:
+            raise ValueError("a fault needs a status, drop_after_commit or expire_tokens")
         with self._lock:
-            self._faults.append(Fault(method, path_contains, status, body, retry_after, times, drop_after_commit))
+            self._faults.append(Fault(method, path_contains, status, body, retry_after, times, drop_after_commit,
+                                      expire_tokens, after))
 
     def reset(self) -> None:
         """Forgets every request, fault and stored object (tokens, clients and calendars too)."""
@@ -184,11 +191,18 @@ class Simulator(ABC):
 
     def dispatch(self, request: SimRequest) -> SimResponse | None:
         with self._lock:
-            fault = next((f for f in self._faults if f.matches(request)), None)
+            fault = None
+            for candidate in [f for f in self._faults if f.matches(request)]:
+                if candidate.after > 0:
+                    candidate.after -= 1
+                elif fault is None:
+                    fault = candidate
             if fault is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
+                if fault.expire_tokens:
+                    self.expire_access_tokens()
             if fault is not None and fault.status is not None:
                 response: SimResponse | None = self.fault_response(fault, request)
             else:
@@ -203,6 +217,10 @@ class Simulator(ABC):
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         body = fault.body if fault.body is not None else self.error_body(fault.status, request)
         return SimResponse(fault.status, body, headers)
+
+    @abstractmethod
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on."""
 
     @abstractmethod
     def error_body(self, status: int, request: SimRequest) -> Any:

@@ -138,6 +138,13 @@ class MicrosoftGraphSimulator(Simulator):
         with self._lock:
             self.tokens.expire_access_tokens()
 
+    def edit(self, user: str, event_id: str, **fields: Any) -> None:
+        """The clinician edits the event in Outlook: its changeKey moves on."""
+        with self._lock:
+            event = self._mailboxes[user].events[event_id]
+            event.update(fields)
+            self._touch(event)
+
     def clear_state(self) -> None:
         self.tokens.clear()
         self._mailboxes.clear()

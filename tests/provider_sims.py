@@ -112,3 +112,27 @@ def microsoft_integration(sim: MicrosoftGraphSimulator, calendar_id: str, *, sec
                        privacy=fields.pop("privacy", PrivacySettings()),
                        options={"api_base": sim.api_base, "login_base": sim.login_base, **fields.pop("options", {})},
                        **fields)
+
+
+class SecretCalls:
+    """Counts the Secrets Manager operations calsync makes (a botocore hook on calsync's own client)."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __enter__(self) -> SecretCalls:
+        from calsync import secrets
+
+        secrets.client().meta.events.register("before-call.secrets-manager", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from calsync import secrets
+
+        secrets.client().meta.events.unregister("before-call.secrets-manager", self._seen)
+
+    def _seen(self, model: Any, **_kwargs: Any) -> None:
+        self.operations.append(model.name)
+
+    def clear(self) -> None:
+        self.operations.clear()

@@ -9,12 +9,13 @@ start stays inside the feed's import budget. Everything the response depends on 
 from __future__ import annotations
 
 import base64
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from calsync.feed.serve import FeedRequest, FeedResponse, serve
 from calsync.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def to_request(event: dict[str, Any]) -> FeedRequest:

@@ -1,20 +1,37 @@
-"""Runs every minute (template.yaml, RetrySweeperFunction): the engine's background work.
+"""retry_sweeper: every minute (template.yaml, RetrySweeperFunction), the engine's background work.
 
-Not implemented yet. The later work (retry sweeper, see ARCHITECTURE.md "Data flow") retries ledger items whose
-``next_attempt_at`` is due (Ledger ``due`` index), runs the 24 h gap sweep that repairs drift between the
-Appointments table and the ledger, renews Google/Graph watch channels and polls CalDAV calendars. Until then
-every tick fails loudly, so the function's Errors alarm shows that nothing is being retried.
+Due retries, recovery probes, replays of parked and dead work, resyncs, the 24 h gap sweep and the
+channel-renewal hooks (``calsync.sweeper``). Each run does bounded work and stops well before the
+function's timeout; where it stopped is stored, and the next tick resumes there. A failed run (DynamoDB
+trouble) raises, so the function's Errors alarm shows that the sweeper is not keeping up.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-PENDING_WORK = (
-    "retry_sweeper is not implemented yet: due retries, the gap sweep, channel renewal and CalDAV polling "
-    "come with the retry sweeper work"
-)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calsync import sweeper
+from calsync.observability import logger, metrics
 
 
-def lambda_handler(event: dict[str, Any], context: object) -> NoReturn:
-    raise NotImplementedError(PENDING_WORK)
+def _sweep(context: LambdaContext | None) -> dict[str, Any]:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    return sweeper.run(budget=sweeper.Budget(remaining_ms=remaining_ms)).as_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def _scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _sweep(context)
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """The schedule's entry point; also callable by hand (an operator, a test) without a Lambda context."""
+    if context is None:
+        try:
+            return _sweep(None)
+        finally:
+            metrics.flush_metrics()
+    return _scheduled(event, context)

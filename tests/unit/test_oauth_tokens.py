@@ -90,3 +90,12 @@ def test_a_lost_grant_leaves_nothing_in_memory():
     with pytest.raises(ProviderAuthError):
         source.renew(rejected="old")
     assert memory.usable("k5") is None
+
+
+def test_a_reconnect_forgets_the_tokens_of_that_secret_only():
+    later = time.time() + 3600
+    for key in ("google|arn-1", "microsoft-delegated|arn-1|common", "google|arn-10"):
+        memory.remember(key, AccessToken(key, later))
+    memory.drop_secret("arn-1")
+    assert [memory.usable(k) is not None for k in ("google|arn-1", "microsoft-delegated|arn-1|common",
+                                                   "google|arn-10")] == [False, False, True]

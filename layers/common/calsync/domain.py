@@ -146,6 +146,8 @@ class LedgerEntry:
     attempts: int = 0
     next_attempt_at: dt.datetime | None = None
     last_error: str | None = None
+    uncertain: bool = False  # an attempt was cut off after it may have written: the calendar may differ
+    leased: bool = False  # another invocation holds an unexpired lease (as read; never written back)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,10 @@ class Metric:
     SYNC_DEAD = "SyncDead"
     SYNC_LAG_SECONDS = "SyncLagSeconds"
     LEASE_CONTENDED = "LeaseContended"
+    DRIFT_REPAIRED = "DriftRepaired"  # the gap sweep found a calendar behind its snapshot and synced it
+    WORK_REPLAYED = "WorkReplayed"  # parked or dead work replayed after its integration recovered
+    SWEEP_RUN = "SweepRun"  # one per sweeper run: its absence means nothing is being retried
+    SWEEP_CUT_SHORT = "SweepCutShort"  # a sweeper run stopped on its budget or its deadline with work left
     FEED_SERVED = "FeedServed"
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from calsync.feed.model import FeedState
-from calsync.providers.ical import PRODID
 from calsync.providers.vtimezone import vtimezone
 
 FORMAT_VERSION = "1"
@@ -77,6 +76,8 @@ def header(state: FeedState, window: Window) -> str:
 @lru_cache(maxsize=128)
 def _header(name: str, zones: tuple[str, ...], first_year: int, last_year: int) -> str:
     import icalendar
+
+    from calsync.providers.ical import PRODID  # here: it imports the pydantic domain models
 
     calendar = icalendar.Calendar()
     calendar.add("version", "2.0")

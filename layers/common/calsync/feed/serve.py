@@ -72,14 +72,15 @@ def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
         return _error(410, GONE_BODY, "feed_deleted")
 
     window = document.Window.of(state, now)
+    modified = document.last_modified(state, now)
     validators = {
         "ETag": document.etag(state, window),
-        "Last-Modified": conditional.http_date(document.last_modified(state, now)),
+        "Last-Modified": conditional.http_date(modified),
         "Cache-Control": "private, no-cache",
         "Vary": "Accept-Encoding",
         **_ALWAYS,
     }
-    if conditional.not_modified(headers, validators["ETag"], document.last_modified(state, now)):
+    if conditional.not_modified(headers, validators["ETag"], modified):
         count(Metric.FEED_NOT_MODIFIED)
         logger.info("feed not modified", extra={"status": 304})
         return FeedResponse(304, validators)

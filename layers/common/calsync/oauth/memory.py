@@ -47,6 +47,13 @@ def drop(key: str | None = None) -> None:
             _tokens.pop(key, None)
 
 
+def drop_secret(secret_ref: str) -> None:
+    """Forgets every token obtained with this secret (keys are ``kind|secret_ref[|tenant]``): a reconnect."""
+    with _lock:
+        for key in [k for k in _tokens if k.split("|")[1:2] == [secret_ref]]:
+            del _tokens[key]
+
+
 def refresh_lock(key: str) -> threading.Lock:
     """One refresh at a time per key within this process (other processes are handled by the secret's
     compare-and-swap)."""

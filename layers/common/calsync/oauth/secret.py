@@ -89,6 +89,30 @@ def swap(stored: StoredSecret, value: dict[str, Any]) -> bool:
     return True
 
 
+def replace(ref: str, value: dict[str, Any]) -> None:
+    """Stores new consent (a reconnect) whatever version is current, through the same two steps as
+    :func:`swap`, so any refresh still in flight from the old version loses its compare-and-swap.
+
+    The connect flow should store tokens with this rather than a plain PutSecretValue: besides the
+    ordering, moto (the local stack) keeps ``AWSCURRENT`` on two versions after a plain put follows a
+    staged move, and would go on serving the older one. Access tokens this process holds from the old
+    consent are forgotten."""
+    from calsync.oauth import memory
+
+    memory.drop_secret(ref)
+    client = secrets.client()
+    for _attempt in range(5):
+        stages = client.describe_secret(SecretId=ref).get("VersionIdsToStages", {})
+        current = next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
+        if current is None:
+            client.put_secret_value(SecretId=ref, SecretString=json.dumps(value, sort_keys=True))
+            secrets.forget(ref)
+            return
+        if swap(StoredSecret(ref=ref, value={}, version_id=current), value):
+            return
+    raise ProviderUnavailableError("secrets", "secret_write_contended")
+
+
 def client_credentials(provider: str, integration: Integration, stored: StoredSecret) -> tuple[str, str]:
     """The OAuth client id and secret: from the integration's secret, else from the shared app secret."""
     values: dict[str, Any] = stored.value

@@ -78,7 +78,8 @@ def _component(zone: ZoneInfo, onset: dt.datetime, before: dt.timedelta, after: 
 def vtimezone(name: str, first: dt.date, last: dt.date) -> str:
     """The VTIMEZONE for ``name`` valid from ``first`` to ``last``: CRLF lines, none over 75 octets."""
     zone = ZoneInfo(name)
-    start = dt.datetime(first.year, first.month, first.day, tzinfo=dt.UTC)
+    # a day early, so the first definition covers all of ``first`` whatever the zone's offset
+    start = dt.datetime(first.year, first.month, first.day, tzinfo=dt.UTC) - _DAY
     initial = _offset(zone, start)
     lines = ["BEGIN:VTIMEZONE", f"TZID:{name}", *_component(zone, start, initial, initial)]
     before = initial

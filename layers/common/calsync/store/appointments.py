@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 
 from calsync.contract import AppointmentChanged
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.tables import AppointmentItem, ByPracticeIndex, ByPractitionerIndex
 
 RETENTION_AFTER_END = dt.timedelta(days=400)
 BATCH_GET_LIMIT = 100
+CHANGED_DAY_SHARDS = 4
+"""Partitions per day of the ``by_changed_day`` index: first changes of the day spread over this many."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """A stored snapshot and when its change was received."""
+
+    appointment: AppointmentChanged
+    received_at: dt.datetime
 
 
 def appointment_key(tenant_id: str, appointment_id: str) -> str:
@@ -37,14 +48,26 @@ def month_key(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m")
 
 
-def save_if_newer(appointment: AppointmentChanged) -> bool:
+def changed_day_bucket(pk: str, day: dt.date) -> str:
+    """The ``by_changed_day`` partition of appointment ``pk`` on ``day``: ``YYYY-MM-DD#shard``."""
+    return f"{day.isoformat()}#{zlib.crc32(pk.encode()) % CHANGED_DAY_SHARDS}"
+
+
+def changed_day_buckets(day: dt.date) -> list[str]:
+    """Every partition of ``day`` (the gap sweep walks them all)."""
+    return [f"{day.isoformat()}#{shard}" for shard in range(CHANGED_DAY_SHARDS)]
+
+
+def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> bool:
     """Stores the snapshot unless a newer one is stored already. Returns False for a stale change.
 
     An equal ordering key is accepted (a duplicate rewrites the same content), so a redelivered change
     whose first attempt crashed midway still reaches the calendars.
     """
+    received = received_at or dt.datetime.now(dt.UTC)
+    pk = appointment_key(appointment.tenant_id, appointment.appointment_id)
     item = AppointmentItem(
-        appointment_key(appointment.tenant_id, appointment.appointment_id),
+        pk,
         order_key=appointment.order_key,
         practitioner_key=practitioner_key(appointment.tenant_id, appointment.practitioner_id),
         practice_key=practice_key(appointment.tenant_id, appointment.practice.id),
@@ -52,7 +75,8 @@ def save_if_newer(appointment: AppointmentChanged) -> bool:
         start_month=month_key(appointment.start),
         status=appointment.status.value,
         snapshot=_pack(appointment),
-        received_at=int(time.time()),
+        received_at=int(received.timestamp()),
+        changed_day=changed_day_bucket(pk, received.astimezone(dt.UTC).date()),
         expires_at=appointment.end + RETENTION_AFTER_END,
     )
     newer_or_equal = AppointmentItem.pk.does_not_exist() | (AppointmentItem.order_key <= appointment.order_key)
@@ -74,6 +98,60 @@ def get(tenant_id: str, appointment_id: str) -> AppointmentChanged | None:
         except AppointmentItem.DoesNotExist:
             return None
     return _unpack(item.snapshot)
+
+
+def get_many(keys: Iterable[str]) -> dict[str, Received]:
+    """Stored snapshots by appointment key (BatchGetItem, eventually consistent: the sweeps that use it
+    re-read under the ledger lease before writing anything)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, Received] = {}
+    for offset in range(0, len(wanted), BATCH_GET_LIMIT):
+        with translated("BatchGetItem"):
+            for item in AppointmentItem.batch_get(wanted[offset:offset + BATCH_GET_LIMIT]):
+                found[item.pk] = Received(_unpack(item.snapshot),
+                                          dt.datetime.fromtimestamp(int(item.received_at), dt.UTC))
+    return found
+
+
+def get_by_key(key: str) -> AppointmentChanged | None:
+    """The stored snapshot for an appointment key (``tenant#appointment``), strongly consistent."""
+    tenant_id, _, appointment_id = key.partition("#")
+    return get(tenant_id, appointment_id)
+
+
+def changed_page(bucket: str, after: str | None, limit: int) -> tuple[list[str], str | None]:
+    """One page (at most ``limit``) of appointment keys in a ``by_changed_day`` partition, in key order,
+    from just after ``after``; and the key to resume after (None: the partition is done)."""
+    start = {"changed_day": {"S": bucket}, "pk": {"S": after}} if after else None
+    with translated("Query"):
+        items, last = one_page(AppointmentItem.by_changed_day.query(bucket, last_evaluated_key=start,
+                                                                    page_size=max(1, limit)), AppointmentItem)
+    return [item.pk for item in items], (last["pk"]["S"] if last else None)
+
+
+def window_page(owner_key: str, start: dt.datetime, end: dt.datetime, after: dict[str, str] | None,
+                limit: int) -> tuple[list[tuple[str, dict[str, str]]], bool]:
+    """One page of the appointments an integration follows (``owner_key`` as in
+    ``Integration.owner_key``) whose start month is in [start, end]: each key with the token to resume
+    just after it, and whether more pages follow. Front-desk owners (``tenant#practice:id``) read
+    ``by_practice``, clinicians ``by_practitioner``."""
+    tenant_id, _, owner = owner_key.partition("#")
+    start_key = {name: {"S": value} for name, value in after.items()} if after else None
+    months = (month_key(start), month_key(end))
+    with translated("Query"):
+        if owner.startswith("practice:"):
+            hash_name, hash_value = "practice_key", practice_key(tenant_id, owner.removeprefix("practice:"))
+            results = AppointmentItem.by_practice.query(
+                hash_value, range_key_condition=ByPracticeIndex.start_month.between(*months),
+                last_evaluated_key=start_key, page_size=max(1, limit))
+        else:
+            hash_name, hash_value = "practitioner_key", owner_key
+            results = AppointmentItem.by_practitioner.query(
+                hash_value, range_key_condition=ByPractitionerIndex.start_month.between(*months),
+                last_evaluated_key=start_key, page_size=max(1, limit))
+        items, last = one_page(results, AppointmentItem)
+    return [(item.pk, {hash_name: hash_value, "start_month": item.start_month, "pk": item.pk})
+            for item in items], last is not None
 
 
 def _pack(appointment: AppointmentChanged) -> bytes:

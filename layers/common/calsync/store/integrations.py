@@ -67,7 +67,8 @@ def mark_synced(integration_id: str, at: dt.datetime) -> None:
     """Records a successful write (status transitions are ``calsync.status``'s job)."""
     with translated("UpdateItem"):
         IntegrationItem(integration_id).update(
-            actions=[IntegrationItem.last_synced_at.set(int(at.timestamp())), IntegrationItem.last_error.remove()],
+            actions=[IntegrationItem.last_synced_at.set(int(at.timestamp())), IntegrationItem.last_error.remove(),
+                     IntegrationItem.rejections.remove()],
             condition=IntegrationItem.integration_id.exists(),
         )
 
@@ -78,6 +79,17 @@ def record_error(integration_id: str, error_code: str) -> None:
             actions=[IntegrationItem.last_error.set(error_code)],
             condition=IntegrationItem.integration_id.exists(),
         )
+
+
+def record_rejection(integration_id: str, error_code: str) -> int:
+    """Records a write the provider refused for good; returns how many in a row since the last success."""
+    item = IntegrationItem(integration_id)
+    with translated("UpdateItem"):
+        item.update(
+            actions=[IntegrationItem.last_error.set(error_code), IntegrationItem.rejections.add(1)],
+            condition=IntegrationItem.integration_id.exists(),
+        )
+    return int(item.rejections or 0)
 
 
 def set_status(integration_id: str, status: IntegrationStatus, reason: str | None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable, Sequence
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -15,12 +16,22 @@ from pynamodb.expressions.update import Action
 from calsync.domain import LedgerEntry, LedgerState
 from calsync.errors import LeaseBusyError
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.tables import LedgerItem
 
 DUE_BUCKET = "due"
+BATCH_GET_LIMIT = 100
 
 
-def _to_domain(item: LedgerItem) -> LedgerEntry:
+def _epoch(now: dt.datetime | None) -> int:
+    return int(now.timestamp()) if now is not None else int(time.time())
+
+
+def _to_domain(item: LedgerItem, now: int | None = None) -> LedgerEntry:
+    """``now`` (epoch seconds) judges a lease found on a read: unexpired is ``leased``, expired means its
+    holder died before releasing, so the calendar may hold a write the ledger does not record."""
+    lease = item.lease_expires_at
+    expired_lease = lease is not None and now is not None and lease < now and item.lease_owner is not None
     return LedgerEntry(
         integration_id=item.integration_id,
         appointment_key=item.appointment_key,
@@ -32,26 +43,31 @@ def _to_domain(item: LedgerItem) -> LedgerEntry:
         attempts=int(item.attempts or 0),
         next_attempt_at=dt.datetime.fromtimestamp(item.next_attempt_at, dt.UTC) if item.next_attempt_at else None,
         last_error=item.last_error,
+        uncertain=bool(item.uncertain) or bool(item.abandoned_lease) or expired_lease,
+        leased=lease is not None and now is not None and lease >= now and item.lease_owner is not None,
     )
 
 
-def acquire(integration_id: str, appointment_key: str, owner: str, lease_seconds: int) -> LedgerEntry:
+def acquire(integration_id: str, appointment_key: str, owner: str, lease_seconds: int,
+            now: dt.datetime | None = None) -> LedgerEntry:
     """Takes the lease on a ledger item (creating it if new) and returns its current content.
 
     One UpdateItem both takes the lease and reads the item. Raises :class:`LeaseBusyError` when
-    another invocation holds an unexpired lease.
+    another invocation holds an unexpired lease. A lease still present (expired) was never released:
+    its holder died, perhaps after writing to the calendar, so the entry comes back ``uncertain``.
     """
-    now = int(time.time())
+    epoch = _epoch(now)
     item = LedgerItem(integration_id, appointment_key)
     free = (
         LedgerItem.lease_expires_at.does_not_exist()
-        | (LedgerItem.lease_expires_at < now)
+        | (LedgerItem.lease_expires_at < epoch)
         | (LedgerItem.lease_owner == owner)
     )
     try:
         with translated("UpdateItem"):
             item.update(
-                actions=[LedgerItem.lease_owner.set(owner), LedgerItem.lease_expires_at.set(now + lease_seconds)],
+                actions=[LedgerItem.abandoned_lease.set(LedgerItem.lease_expires_at | 0),
+                         LedgerItem.lease_owner.set(owner), LedgerItem.lease_expires_at.set(epoch + lease_seconds)],
                 condition=free,
             )
     except UpdateError as error:
@@ -61,13 +77,15 @@ def acquire(integration_id: str, appointment_key: str, owner: str, lease_seconds
     return _to_domain(item)
 
 
-def release(entry: LedgerEntry, owner: str) -> None:
+def release(entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> None:
     """Writes the outcome of a sync and gives up the lease, only if we still hold it."""
     actions: list[Action] = [
         LedgerItem.attempts.set(entry.attempts),
-        LedgerItem.updated_at.set(int(time.time())),
+        LedgerItem.updated_at.set(_epoch(now)),
         LedgerItem.lease_owner.remove(),
         LedgerItem.lease_expires_at.remove(),
+        LedgerItem.abandoned_lease.remove(),
+        LedgerItem.uncertain.set(1) if entry.uncertain else LedgerItem.uncertain.remove(),
     ]
     for attribute, value in (
         (LedgerItem.state, entry.state.value if entry.state else None),
@@ -100,9 +118,44 @@ def integrations_holding(appointment_key: str) -> list[str]:
         return [item.integration_id for item in LedgerItem.by_appointment.query(appointment_key)]
 
 
-def get(integration_id: str, appointment_key: str) -> LedgerEntry | None:
+def get(integration_id: str, appointment_key: str, now: dt.datetime | None = None) -> LedgerEntry | None:
     with translated("GetItem"):
         try:
-            return _to_domain(LedgerItem.get(integration_id, appointment_key, consistent_read=True))
+            return _to_domain(LedgerItem.get(integration_id, appointment_key, consistent_read=True), _epoch(now))
         except LedgerItem.DoesNotExist:
             return None
+
+
+def get_many(keys: Iterable[tuple[str, str]], now: dt.datetime | None = None) -> dict[tuple[str, str], LedgerEntry]:
+    """The entries that exist among ``(integration_id, appointment_key)`` pairs (BatchGetItem)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[tuple[str, str], LedgerEntry] = {}
+    for offset in range(0, len(wanted), BATCH_GET_LIMIT):
+        with translated("BatchGetItem"):
+            for item in LedgerItem.batch_get(wanted[offset:offset + BATCH_GET_LIMIT], consistent_read=True):
+                found[(item.integration_id, item.appointment_key)] = _to_domain(item, _epoch(now))
+    return found
+
+
+def due(now: dt.datetime, limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` ``(integration_id, appointment_key)`` pairs whose retry is due, earliest first
+    (the sparse ``due`` index holds only items waiting for a retry)."""
+    condition = LedgerItem.next_attempt_at <= _epoch(now)
+    with translated("Query"):
+        return [(item.integration_id, item.appointment_key)
+                for item in LedgerItem.due.query(DUE_BUCKET, range_key_condition=condition, limit=limit)]
+
+
+def page(integration_id: str, after: str | None, limit: int, states: Sequence[LedgerState] = (),
+         now: dt.datetime | None = None) -> tuple[list[LedgerEntry], str | None]:
+    """One page of an integration's ledger, in appointment-key order, from just after ``after``.
+
+    ``states`` filters (e.g. parked and dead work); ``limit`` bounds the items read, not those returned.
+    Returns the entries and the key to resume after (None at the end of the partition).
+    """
+    condition = LedgerItem.state.is_in(*(state.value for state in states)) if states else None
+    start = {"integration_id": {"S": integration_id}, "appointment_key": {"S": after}} if after else None
+    with translated("Query"):
+        items, last = one_page(LedgerItem.query(integration_id, filter_condition=condition, last_evaluated_key=start,
+                                                consistent_read=True, page_size=max(1, limit)), LedgerItem)
+    return [_to_domain(item, _epoch(now)) for item in items], (last["appointment_key"]["S"] if last else None)

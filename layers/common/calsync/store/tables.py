@@ -64,6 +64,19 @@ class ByPracticeIndex(GlobalSecondaryIndex["AppointmentItem"]):
     start_month = UnicodeAttribute(range_key=True)
 
 
+class ByChangedDayIndex(GlobalSecondaryIndex["AppointmentItem"]):
+    """Appointments by the UTC day their latest change was received (the gap sweep's 24 h look-back),
+    sharded (``YYYY-MM-DD#n``) so one busy day is not one hot partition. Keys only, and keyed by day,
+    so further changes of an appointment on the same day write no index entry."""
+
+    class Meta:
+        index_name = "by_changed_day"
+        projection = KeysOnlyProjection()
+
+    changed_day = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
 class AppointmentItem(Model):
     class Meta(_Meta):
         table_name = _settings.appointments_table
@@ -78,10 +91,12 @@ class AppointmentItem(Model):
     status = UnicodeAttribute()
     snapshot = BinaryAttribute(legacy_encoding=False)  # the validated event detail, zlib-compressed JSON
     received_at = NumberAttribute()
+    changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DD#shard of received_at: ``by_changed_day``
     expires_at = TTLAttribute(null=True)
 
     by_practitioner = ByPractitionerIndex()
     by_practice = ByPracticeIndex()
+    by_changed_day = ByChangedDayIndex()
 
 
 # -- Integrations -------------------------------------------------------------------------------------
@@ -109,6 +124,7 @@ class IntegrationItem(Model):
     status_changed_at = NumberAttribute(null=True)
     last_synced_at = NumberAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    rejections = NumberAttribute(null=True)  # writes refused for good since the last success
 
     by_owner = ByOwnerIndex()
 
@@ -154,10 +170,30 @@ class LedgerItem(Model):
     last_error = UnicodeAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)
+    abandoned_lease = NumberAttribute(null=True)  # set by acquire: the previous holder never released
+    uncertain = NumberAttribute(null=True)  # 1: the calendar may hold a write the ledger does not record
     updated_at = NumberAttribute(null=True)
 
     by_appointment = ByAppointmentIndex()
     due = DueIndex()
+
+
+class SweepTaskItem(Model):
+    """The retry sweeper's own bookkeeping (gap-sweep cursor, per-integration replays and backfills),
+    kept in the Ledger table under a reserved partition (``calsync.store.sweeps.PARTITION``) so it needs
+    no table of its own. Same table and keys as :class:`LedgerItem`; not in ``ALL_MODELS``."""
+
+    class Meta(_Meta):
+        table_name = _settings.ledger_table
+
+    integration_id = UnicodeAttribute(hash_key=True)  # always the reserved partition
+    appointment_key = UnicodeAttribute(range_key=True)  # the task name, e.g. "gap", "replay#<integration>"
+    cursor = UnicodeAttribute(null=True)  # JSON: where the task resumes
+    not_before = NumberAttribute(null=True)  # epoch seconds: not to be worked on earlier
+    generation = NumberAttribute(default=0)  # grows when the task is (re)scheduled: a restart wins
+    lease_owner = UnicodeAttribute(null=True)
+    lease_expires_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
 
 
 # -- ICS feeds ----------------------------------------------------------------------------------------
