@@ -104,7 +104,7 @@ def main() -> None:
         for clinician in clinicians:
             for step, api, token, sm in measure(clinician):
                 print(f"  {step:26s} {clinician.provider:10s} {api:4d} {token:6d} {sm:8d}")
-    baseline, _ = time_import("sys", args.runs)
+    baseline, _, _ = time_import("sys", args.runs)
     print(f"cold import (interpreter start alone {baseline:.0f} ms; best and median of {args.runs} runs)")
     for label, modules in (
         ("worker alone", "functions.on_appointment_change.app"),
@@ -112,8 +112,8 @@ def main() -> None:
                                     "calsync.providers.microsoft"),
         ("both providers alone", "calsync.providers.google, calsync.providers.microsoft"),
     ):
-        best, median = time_import(modules, args.runs)
-        print(f"  {label:26s} best {best:5.0f} ms   median {median:5.0f} ms")
+        best, median, cpu = time_import(modules, args.runs)
+        print(f"  {label:26s} best {best:5.0f} ms   median {median:5.0f} ms   CPU {cpu:5.0f} ms")
     for sdk in ("google.oauth2.credentials", "msal"):
         print(f"first refresh only, import {sdk}: {lazy_sdk_import_ms(sdk, args.runs):.0f} ms")
 

@@ -1,4 +1,5 @@
-"""``make demo``: the local stack, two clinicians on CalDAV calendars, a realistic day of EHR changes
+"""``make demo``: the local stack, two clinicians on CalDAV calendars (and the same two on the Google
+Calendar and Microsoft Graph simulators), a realistic day of EHR changes
 sent through the real path (EventBridge bus → rule → SQS → on_appointment_change), then what each
 calendar holds — read back from Radicale itself — and what landed in the dead-letter queue.
 
@@ -14,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from devstack.calendar_reader import read_calendar
@@ -29,6 +31,7 @@ apply_env(stack_env(PORTS))
 
 from devstack import sample_day  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
+from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft, simulators  # noqa: E402
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -49,12 +52,19 @@ def send_day(stack: LocalStack, bus_name: str) -> int:
     return len(entries)
 
 
-def show_calendar(name: str, clinician: CalDavClinician) -> bool:
-    seen = read_calendar(clinician.calendar_url, clinician.username, clinician.password)
+def show_calendar(name: str, clinician: CalDavClinician | OAuthClinician) -> bool:
+    """Prints what the calendar holds, read from the calendar server itself, marked against the
+    hand-written expectations of the sample day; True when they match exactly."""
+    seen: Sequence[Any]
+    if isinstance(clinician, OAuthClinician):
+        seen, where = clinician.calendar(), clinician.label
+    else:
+        seen = read_calendar(clinician.calendar_url, clinician.username, clinician.password)
+        where = clinician.calendar_url
     expected = sample_day.expected_calendars()[clinician.integration.practitioner_id]
     actual = {sample_day.Expected(*event.local_times(sample_day.ZONE), event.summary) for event in seen}
     ok = actual == expected and len(seen) == len(expected) and all(e.attendees == 0 for e in seen)
-    say(f"\n{BOLD}{name}{RESET}  {DIM}{clinician.calendar_url}{RESET}")
+    say(f"\n{BOLD}{name}{RESET}  {DIM}{where}{RESET}")
     for event in sorted(seen, key=lambda e: e.local_times(sample_day.ZONE)):
         start, end = event.local_times(sample_day.ZONE)
         mark = f"{GREEN}✓{RESET}" if sample_day.Expected(start, end, event.summary) in expected else f"{RED}✗{RESET}"
@@ -91,19 +101,26 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
-    with LocalStack(ports=PORTS) as stack:
+    with LocalStack(ports=PORTS) as stack, simulators() as (google, graph):
         resources = stack.create_resources()
-        say(f"  stack ready in {stack.startup_seconds:.1f} s")
+        say(f"  stack ready in {stack.startup_seconds:.1f} s; Google Calendar simulator {google.api_base}, "
+            f"Microsoft Graph simulator {graph.api_base}")
         from functions.on_appointment_change.app import lambda_handler  # after the env is in place
 
         tenant = sample_day.TENANT
-        clinicians = {
+        clinicians: dict[str, CalDavClinician | OAuthClinician] = {
             "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
                 privacy=sample_day.PRIVACY[sample_day.OKAFOR], username="okafor"),
             "Dr Lindqvist (CalDAV, internal ID only)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
                 privacy=sample_day.PRIVACY[sample_day.LINDQVIST], username="lindqvist"),
+            "Dr Okafor (Google Calendar, same settings)": connect_google(
+                stack, google, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
+                privacy=sample_day.PRIVACY[sample_day.OKAFOR]),
+            "Dr Lindqvist (Microsoft 365, same settings)": connect_microsoft(
+                stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
+                privacy=sample_day.PRIVACY[sample_day.LINDQVIST]),
         }
         sent = send_day(stack, resources.event_bus_name)
         say(f"  sent {sent} EHR changes to bus {resources.event_bus_name} "

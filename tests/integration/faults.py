@@ -59,6 +59,7 @@ class FaultPlan:
         self.calls: Counter[str] = Counter()  # by integration id
         self.injected: Counter[Fault] = Counter()
         self.writes = 0  # calls that reached the real provider
+        self.methods: Counter[str] = Counter()  # "upsert" / "delete" calls, faulted or not
 
     def arm(self, fault: Fault, integration_id: str | None = None, times: int = 1) -> None:
         with self._lock:
@@ -120,6 +121,7 @@ class FaultyProvider:
         return fault
 
     def upsert(self, key: EventKey, event: CalendarEvent, known: Written | None) -> Written:
+        self._plan.methods["upsert"] += 1
         fault = self._fault()
         written = self.inner.upsert(key, event, known)
         self._plan.writes += 1
@@ -127,6 +129,7 @@ class FaultyProvider:
         return written
 
     def delete(self, key: EventKey, known: Written | None) -> None:
+        self._plan.methods["delete"] += 1
         fault = self._fault()
         self.inner.delete(key, known)
         self._plan.writes += 1

@@ -107,3 +107,30 @@ def reset_sweeper(now: dt.datetime | None = None) -> None:
     while due := ledger.due(far, limit=100):
         for integration_id, appointment_key in due:
             engine.retire(integration_id, appointment_key, "test_reset", far)
+
+
+def status_events_queue(stack: LocalStack, bus_name: str, tenant_id: str) -> str:
+    """A queue that receives this tenant's ``Integration Status Changed`` events from the calsync bus."""
+    import json
+    import uuid
+
+    name = f"status-{uuid.uuid4().hex[:12]}"
+    queue = stack.create_queue_pair(name, f"{name}-dlq")
+    bus = stack.client("events")
+    bus.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({
+        "source": ["calsync"], "detail-type": ["Integration Status Changed"], "detail": {"tenant_id": [tenant_id]}}))
+    bus.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "q", "Arn": queue.arn}])
+    return queue.url
+
+
+def received(stack: LocalStack, queue_url: str) -> list[dict[str, Any]]:
+    """Empties a queue; returns the events it held."""
+    import json
+
+    sqs = stack.client("sqs")
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return found

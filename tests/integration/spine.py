@@ -54,9 +54,9 @@ def dead_letters(stack: LocalStack, resources: StackResources) -> list[dict[str,
         if not messages:
             return found
         for message in messages:
-            attributes = message.get("MessageAttributes", {})
+            reason = message.get("MessageAttributes", {}).get("calsync_reason")
             found.append({"body": json.loads(message["Body"]),
-                          "reason": attributes.get("calsync_reason", {}).get("StringValue")})
+                          "reason": reason.get("StringValue") if reason else None})
             sqs.delete_message(QueueUrl=resources.changes.dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
 

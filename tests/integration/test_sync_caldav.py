@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_a_day_of_changes_reaches_the_calendars(stack: LocalStack, stack_resourc
         assert secret not in text
 
 
-def _lines(text: str) -> list[dict[str, object]]:
+def _lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from calsync.domain import CalendarEvent
 from calsync.providers.base import MARKER_PROPERTY, EventKey
+from calsync.providers.vtimezone import vtimezone
 
 PRODID = "-//calsync//calendar sync//EN"
 _SEQUENCE_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -64,14 +65,15 @@ def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:
 
 
 def calendar_object(key: EventKey, event: CalendarEvent, now: dt.datetime | None = None) -> bytes:
-    """A complete VCALENDAR holding one VEVENT and the VTIMEZONE it needs (a CalDAV resource body)."""
-    import icalendar
+    """A complete VCALENDAR holding one VEVENT and the VTIMEZONE it needs (a CalDAV resource body).
 
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add_component(build_vevent(key, event, now or dt.datetime.now(dt.UTC)))
-    if not event.all_day:
-        calendar.add_missing_timezones()
-    data: bytes = calendar.to_ical()
-    return data
+    The VTIMEZONE comes from :mod:`calsync.providers.vtimezone` (one component per transition of the
+    event's years), which every parser we test reads right, unlike icalendar's RDATE-based one.
+    """
+    vevent: bytes = build_vevent(key, event, now or dt.datetime.now(dt.UTC)).to_ical()
+    timezone = ""
+    if not event.all_day and event.timezone not in ("UTC", "Etc/UTC"):
+        first, last = event.start.date(), event.end.date()
+        timezone = vtimezone(event.timezone, dt.date(first.year, 1, 1), dt.date(last.year, 12, 31))
+    head = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n{timezone}"
+    return head.encode() + vevent + b"END:VCALENDAR\r\n"
