@@ -59,7 +59,7 @@ def counting() -> Iterator[None]:
 
     def caldav_factory(integration: Integration) -> CalDavProvider:
         provider = CalDavProvider(integration)
-        client = provider._http()  # noqa: SLF001 - wrap the real client with a counting hook
+        client = provider._http()  # the real client, with a counting hook added
 
         def hook(request: httpx.Request) -> None:
             TALLY.caldav[request.method] += 1
@@ -83,8 +83,9 @@ def measure(label: str, action: Callable[[], object]) -> None:
     elapsed = (time.perf_counter() - started) * 1000
     dynamo = ", ".join(f"{op} {n}×/{TALLY.capacity[op]:.1f}u" for op, n in sorted(TALLY.dynamodb.items()))
     caldav = ", ".join(f"{m} {n}" for m, n in sorted(TALLY.caldav.items())) or "none"
-    print(f"{label:34s} DynamoDB {sum(TALLY.dynamodb.values()):2d} calls ({dynamo}); "
-          f"{sum(TALLY.capacity.values()):4.1f} capacity units | CalDAV {sum(TALLY.caldav.values())} ({caldav}) | {elapsed:5.0f} ms")
+    units = sum(TALLY.capacity.values())
+    print(f"{label:34s} DynamoDB {sum(TALLY.dynamodb.values()):2d} calls ({dynamo}); {units:4.1f} capacity units"
+          f" | CalDAV {sum(TALLY.caldav.values())} ({caldav}) | {elapsed:5.0f} ms")
 
 
 def main() -> None:

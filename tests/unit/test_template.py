@@ -151,7 +151,7 @@ def test_function_logs_to_its_own_group_with_retention(function_id):
 
 def test_functions_get_every_required_setting():
     """calsync.settings fails the cold start when a required variable is missing."""
-    required = {str(field.alias) for field in Settings.model_fields.values() if field.is_required()}
+    required = Settings.required_variables()
     for function_id in FUNCTIONS:
         missing = required - set(function_environment(TEMPLATE, function_id))
         assert not missing, f"{function_id} would fail at cold start: {sorted(missing)} not set"

@@ -1,40 +1,77 @@
-"""Settings, validated once per cold start from the environment (fail loudly, never default silently)."""
+"""Settings, validated once per cold start from the environment (fail loudly, never default silently).
+
+A plain dataclass rather than a pydantic model: every function reads settings at import, and the feed
+function otherwise needs no pydantic at all, so this keeps ~80 ms of imports off its cold start.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from calsync.errors import ConfigurationError
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+def _env(name: str, *, default: Any = None, required: bool = False, check: Callable[[Any], bool] | None = None,
+         cast: Callable[[str], Any] = str) -> Any:
+    return field(default=default, metadata={"env": name, "required": required, "check": check, "cast": cast})
 
-    appointments_table: str = Field(alias="CALSYNC_APPOINTMENTS_TABLE", min_length=3)
-    integrations_table: str = Field(alias="CALSYNC_INTEGRATIONS_TABLE", min_length=3)
-    ledger_table: str = Field(alias="CALSYNC_LEDGER_TABLE", min_length=3)
-    feeds_table: str = Field(alias="CALSYNC_FEEDS_TABLE", min_length=3)
-    feed_tokens_table: str = Field(alias="CALSYNC_FEED_TOKENS_TABLE", min_length=3)
-    feed_events_table: str = Field(alias="CALSYNC_FEED_EVENTS_TABLE", min_length=3)
-    feed_base_url: str | None = Field(alias="CALSYNC_FEED_BASE_URL", default=None,
-                                      description="Public base of feed URLs, e.g. https://api.example.com")
-    region: str = Field(alias="AWS_REGION", default="us-east-1")
-    dynamodb_endpoint: str | None = Field(alias="CALSYNC_DYNAMODB_ENDPOINT", default=None,
-                                          description="Only for the local stack; unset in AWS")
-    event_bus_name: str | None = Field(alias="CALSYNC_EVENT_BUS_NAME", default=None)
-    dead_letter_queue_url: str | None = Field(alias="CALSYNC_DEAD_LETTER_QUEUE_URL", default=None)
-    lease_seconds: int = Field(alias="CALSYNC_LEASE_SECONDS", default=60, ge=5, le=900)
-    provider_timeout_seconds: float = Field(alias="CALSYNC_PROVIDER_TIMEOUT_SECONDS", default=10.0, gt=0, le=60)
-    secret_cache_seconds: int = Field(alias="CALSYNC_SECRET_CACHE_SECONDS", default=300, ge=0)
+
+def _name(value: str) -> bool:
+    return len(value) >= 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    appointments_table: str = _env("CALSYNC_APPOINTMENTS_TABLE", required=True, check=_name)
+    integrations_table: str = _env("CALSYNC_INTEGRATIONS_TABLE", required=True, check=_name)
+    ledger_table: str = _env("CALSYNC_LEDGER_TABLE", required=True, check=_name)
+    feeds_table: str = _env("CALSYNC_FEEDS_TABLE", required=True, check=_name)
+    feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
+    feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
+    feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
+    region: str = _env("AWS_REGION", default="us-east-1")
+    dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack
+    event_bus_name: str | None = _env("CALSYNC_EVENT_BUS_NAME")
+    dead_letter_queue_url: str | None = _env("CALSYNC_DEAD_LETTER_QUEUE_URL")
+    lease_seconds: int = _env("CALSYNC_LEASE_SECONDS", default=60, cast=int, check=lambda v: 5 <= v <= 900)
+    provider_timeout_seconds: float = _env("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default=10.0, cast=float,
+                                           check=lambda v: 0 < v <= 60)
+    secret_cache_seconds: int = _env("CALSYNC_SECRET_CACHE_SECONDS", default=300, cast=int, check=lambda v: v >= 0)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        """Reads every setting; raises :class:`ConfigurationError` naming each missing or invalid variable."""
+        values: dict[str, Any] = {}
+        bad: list[str] = []
+        for spec in fields(cls):
+            meta = spec.metadata
+            raw = environ.get(meta["env"])
+            if raw is None or raw == "":
+                if meta["required"]:
+                    bad.append(meta["env"])
+                continue
+            try:
+                value = meta["cast"](raw)
+            except ValueError:
+                bad.append(meta["env"])
+                continue
+            if meta["check"] is not None and not meta["check"](value):
+                bad.append(meta["env"])
+                continue
+            values[spec.name] = value
+        if bad:
+            raise ConfigurationError(f"invalid or missing settings: {', '.join(bad)}")
+        return cls(**values)
+
+    @classmethod
+    def required_variables(cls) -> set[str]:
+        return {spec.metadata["env"] for spec in fields(cls) if spec.metadata["required"]}
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    try:
-        return Settings.model_validate(dict(os.environ))
-    except ValidationError as error:
-        names = ", ".join(str(e["loc"][0]) for e in error.errors(include_input=False))
-        raise ConfigurationError(f"invalid or missing settings: {names}") from None
+    return Settings.from_environment(os.environ)
