@@ -51,11 +51,12 @@ def read_calendar(collection_url: str, username: str, password: str) -> list[See
                 continue
             response = client.get(urljoin(collection_url, href))
             response.raise_for_status()
-            events.extend(_parse(href, response.text))
+            events.extend(parse_calendar(href, response.text))
         return events
 
 
-def _parse(href: str, text: str) -> list[SeenEvent]:
+def parse_calendar(href: str, text: str) -> list[SeenEvent]:
+    """Every VEVENT of an iCalendar document (a CalDAV resource or a whole ICS feed)."""
     calendar = icalendar.Calendar.from_ical(text)
     found = []
     for vevent in calendar.walk("VEVENT"):

@@ -1,5 +1,5 @@
 """``make demo``: the local stack, two clinicians on CalDAV calendars (and the same two on the Google
-Calendar and Microsoft Graph simulators), a realistic day of EHR changes
+Calendar and Microsoft Graph simulators, and one clinician's private ICS feed), a realistic day of EHR changes
 sent through the real path (EventBridge bus → rule → SQS → on_appointment_change), then what each
 calendar holds — read back from Radicale itself — and what landed in the dead-letter queue.
 
@@ -16,9 +16,13 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from devstack.calendar_reader import read_calendar
+import httpx
+
+from devstack.calendar_reader import SeenEvent, parse_calendar, read_calendar
+from devstack.feed_server import FeedServer
 from devstack.lambda_runner import SqsEventSource
 from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
 
@@ -29,9 +33,12 @@ if TYPE_CHECKING:
 PORTS = StackPorts.pick()
 apply_env(stack_env(PORTS))
 
+from calsync.domain import Integration  # noqa: E402
+from calsync.feed.management import create_feed  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft, simulators  # noqa: E402
+from functions.feed.app import lambda_handler as feed_handler  # noqa: E402
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -52,12 +59,27 @@ def send_day(stack: LocalStack, bus_name: str) -> int:
     return len(entries)
 
 
-def show_calendar(name: str, clinician: CalDavClinician | OAuthClinician) -> bool:
+@dataclass(frozen=True)
+class FeedSubscriber:
+    """A calendar app subscribed to a clinician's private ICS feed, served by the real feed handler."""
+
+    integration: Integration
+    url: str
+
+    def calendar(self) -> list[SeenEvent]:
+        response = httpx.get(self.url, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        response.raise_for_status()
+        return parse_calendar(self.url, response.text)
+
+
+def show_calendar(name: str, clinician: CalDavClinician | OAuthClinician | FeedSubscriber) -> bool:
     """Prints what the calendar holds, read from the calendar server itself, marked against the
     hand-written expectations of the sample day; True when they match exactly."""
     seen: Sequence[Any]
     if isinstance(clinician, OAuthClinician):
         seen, where = clinician.calendar(), clinician.label
+    elif isinstance(clinician, FeedSubscriber):
+        seen, where = clinician.calendar(), clinician.url.split("/feeds/")[0] + "/feeds/<token>.ics"
     else:
         seen = read_calendar(clinician.calendar_url, clinician.username, clinician.password)
         where = clinician.calendar_url
@@ -65,8 +87,7 @@ def show_calendar(name: str, clinician: CalDavClinician | OAuthClinician) -> boo
     actual = {sample_day.Expected(*event.local_times(sample_day.ZONE), event.summary) for event in seen}
     ok = actual == expected and len(seen) == len(expected) and all(e.attendees == 0 for e in seen)
     say(f"\n{BOLD}{name}{RESET}  {DIM}{where}{RESET}")
-    for event in sorted(seen, key=lambda e: e.local_times(sample_day.ZONE)):
-        start, end = event.local_times(sample_day.ZONE)
+    for start, end, event in sorted(((*e.local_times(sample_day.ZONE), e) for e in seen), key=lambda t: t[:2]):
         mark = f"{GREEN}✓{RESET}" if sample_day.Expected(start, end, event.summary) in expected else f"{RED}✗{RESET}"
         say(f"  {mark} {start:>10} – {end:<10} {event.summary}")
         if event.location:
@@ -99,16 +120,20 @@ def show_dead_letters(stack: LocalStack, dlq_url: str) -> bool:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("calsync").propagate = False  # its JSON lines are captured, not echoed
     started = time.monotonic()
     say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
-    with LocalStack(ports=PORTS) as stack, simulators() as (google, graph):
+    logs = io.StringIO()
+    with (LocalStack(ports=PORTS) as stack, simulators() as (google, graph),
+          FeedServer(handler=_quiet(feed_handler, logs)) as feeds):
         resources = stack.create_resources()
         say(f"  stack ready in {stack.startup_seconds:.1f} s; Google Calendar simulator {google.api_base}, "
             f"Microsoft Graph simulator {graph.api_base}")
         from functions.on_appointment_change.app import lambda_handler  # after the env is in place
 
         tenant = sample_day.TENANT
-        clinicians: dict[str, CalDavClinician | OAuthClinician] = {
+        feed, issued = create_feed(tenant, sample_day.LINDQVIST, privacy=sample_day.PRIVACY[sample_day.LINDQVIST])
+        clinicians: dict[str, CalDavClinician | OAuthClinician | FeedSubscriber] = {
             "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
                 privacy=sample_day.PRIVACY[sample_day.OKAFOR], username="okafor"),
@@ -121,20 +146,20 @@ def main() -> int:
             "Dr Lindqvist (Microsoft 365, same settings)": connect_microsoft(
                 stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
                 privacy=sample_day.PRIVACY[sample_day.LINDQVIST]),
+            "Dr Lindqvist (private ICS feed in any calendar app)": FeedSubscriber(feed, feeds.url_for(issued.token)),
         }
         sent = send_day(stack, resources.event_bus_name)
         say(f"  sent {sent} EHR changes to bus {resources.event_bus_name} "
             "(creates, reschedules, a cancellation, a reassignment, a duplicate, a stale update, one malformed)")
-        logs = io.StringIO()
         source = SqsEventSource(stack.client("sqs"), resources.changes.url, _quiet(lambda_handler, logs))
         drained = source.drain(max_seconds=120)
-        say(f"  on_appointment_change: {drained.invocations} invocations, {drained.received} records, "
-            f"{len(logs.getvalue().splitlines())} JSON log lines")
-        leaks = leaked_patient_details(logs.getvalue())
-        say(f"  patient details in logs: {RED + ', '.join(leaks) if leaks else GREEN + 'none'}{RESET}")
+        say(f"  on_appointment_change: {drained.invocations} invocations, {drained.received} records")
 
         results = [show_calendar(name, clinician) for name, clinician in clinicians.items()]
         results.append(show_dead_letters(stack, resources.changes.dlq_url))
+        leaks = leaked_patient_details(logs.getvalue())
+        say(f"\n{len(logs.getvalue().splitlines())} JSON log lines from the handlers; patient details in them: "
+            f"{RED + ', '.join(leaks) if leaks else GREEN + 'none'}{RESET}")
         results.append(not leaks)
     ok = all(results)
     say(f"\n{GREEN + 'everything as expected' if ok else RED + 'MISMATCH'}{RESET}  "
