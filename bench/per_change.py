@@ -34,7 +34,7 @@ from devstack.clinicians import connect_caldav  # noqa: E402
 class Tally:
     def __init__(self) -> None:
         self.dynamodb: collections.Counter[str] = collections.Counter()
-        self.capacity: collections.Counter[str] = collections.Counter()
+        self.capacity: dict[str, float] = collections.defaultdict(float)
         self.caldav: collections.Counter[str] = collections.Counter()
 
     def reset(self) -> None:
@@ -67,7 +67,7 @@ def counting() -> Iterator[None]:
         client.event_hooks["request"].append(hook)
         return provider
 
-    Connection._make_api_call = counted  # type: ignore[method-assign]
+    Connection._make_api_call = counted  # type: ignore[method-assign,assignment]
     registry.override(Provider.CALDAV, caldav_factory)
     try:
         yield

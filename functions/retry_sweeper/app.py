@@ -34,4 +34,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict
             return _sweep(None)
         finally:
             metrics.flush_metrics()
-    return _scheduled(event, context)
+    result: dict[str, Any] = _scheduled(event, context)
+    return result

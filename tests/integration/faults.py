@@ -46,7 +46,7 @@ class Fault(StrEnum):
 BEFORE_WRITE = {Fault.UNAVAILABLE, Fault.RATE_LIMITED, Fault.TIMEOUT, Fault.AUTH_REVOKED, Fault.REJECTED}
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - it is not an error the code may handle
+class SimulatedCrash(BaseException):
     """The process died right after the provider call returned: nothing after it ran."""
 
 
@@ -149,13 +149,19 @@ REAL_FACTORIES: dict[Provider, Factory] = {Provider.CALDAV: _caldav}
 """The real provider behind each wrapped kind; the OAuth simulators' tests add theirs."""
 
 
+def _wrapping(real: Factory, plan: FaultPlan) -> Factory:
+    def factory(integration: Integration) -> CalendarProvider:
+        return FaultyProvider(real(integration), integration.integration_id, plan)
+
+    return factory
+
+
 @contextmanager
 def injected(plan: FaultPlan, providers: dict[Provider, Factory] | None = None) -> Iterator[FaultPlan]:
     """Routes every integration of the given kinds (CalDAV by default) through :class:`FaultyProvider`."""
     chosen = providers or REAL_FACTORIES
     for kind, real in chosen.items():
-        registry.override(kind, lambda integration, real=real: FaultyProvider(real(integration),
-                                                                              integration.integration_id, plan))
+        registry.override(kind, _wrapping(real, plan))
     try:
         yield plan
     finally:

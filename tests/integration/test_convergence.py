@@ -32,9 +32,9 @@ def run_schedules(stack: LocalStack, schedules: int, steps: int = STEPS, seed_va
     convergence.Env.stack, convergence.Env.backend = stack, backend
     before = convergence.FIGURES
     convergence.FIGURES = convergence.Figures(schedules=before.schedules)
-    factory = seed(seed_value)(lambda: convergence.Convergence())
+    machine = seed(seed_value)(type("SeededConvergence", (convergence.Convergence,), {}))
     try:
-        run_state_machine_as_test(factory, settings=settings(
+        run_state_machine_as_test(machine, settings=settings(
             max_examples=schedules, stateful_step_count=steps, deadline=None, database=None, print_blob=True,
             suppress_health_check=list(HealthCheck)))
     except BaseException as error:

@@ -45,13 +45,13 @@ def template() -> dict[str, Any]:
 
 def table_variable(model: Any) -> str:
     """The one ``CALSYNC_*_TABLE`` setting whose value is this model's table name."""
-    aliases = [field.alias for field in Settings.model_fields.values()
-               if field.alias and field.alias.startswith("CALSYNC_") and field.alias.endswith("_TABLE")]
+    aliases = sorted(name for name in Settings.required_variables() if name.endswith("_TABLE"))
     matches = [alias for alias in aliases if os.environ.get(alias) == model.Meta.table_name]
     assert len(matches) == 1, (
         f"{model.__name__}: expected exactly one CALSYNC_*_TABLE setting naming {model.Meta.table_name!r}, "
         f"found {matches}")
-    return matches[0]
+    variable: str = matches[0]
+    return variable
 
 
 def table_of(template: dict[str, Any], model: Any) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from calsync.providers.registry import provider_for
 from calsync.settings import get_settings
 from calsync.store import appointments, integrations, ledger
 
-LEASE_WAITS_SECONDS = (0.2, 0.5, 1.0)
+LEASE_WAITS_SECONDS: tuple[float, ...] = (0.2, 0.5, 1.0)
 LAST_SYNCED_RESOLUTION = dt.timedelta(seconds=60)
 PERSISTENT_REJECTIONS = 3
 """Writes refused for good in a row (no success between) before the integration goes to ``error``."""
@@ -183,10 +183,9 @@ def drift(integration: Integration, appointment: AppointmentChanged, entry: Ledg
         return "interrupted"
     if entry.synced_order_key is not None and entry.synced_order_key > appointment.order_key:
         return None  # the ledger is ahead of this snapshot's reader: nothing older may be written
-    wanted = _wants(integration, appointment, now)
-    if _never_written(entry) and not wanted:
+    desired = render(appointment, integration.privacy) if _wants(integration, appointment, now) else None
+    if _never_written(entry) and desired is None:
         return None
-    desired = render(appointment, integration.privacy) if wanted else None
     if entry.state is None or content_hash(desired) != entry.content_hash:
         return "content" if entry.state is not None else "never_synced"
     return None

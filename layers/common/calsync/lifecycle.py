@@ -23,6 +23,7 @@ from typing import Any
 from calsync import recovery, secrets, status, sweeper
 from calsync.domain import Integration, IntegrationStatus
 from calsync.errors import ConfigurationError
+from calsync.oauth import secret as oauth_secret
 from calsync.providers import registry
 from calsync.store import integrations, sweeps
 
@@ -89,7 +90,9 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
     if secret is not None:
         if not integration.secret_ref:
             raise ConfigurationError(f"integration {integration_id} has no secret reference")
-        secrets.write(integration.secret_ref, secret)
+        # the same compare-and-swap path token refreshes use, so a refresh still in flight from the old
+        # consent cannot overwrite the new one (and cached access tokens of the old consent are dropped)
+        oauth_secret.replace(integration.secret_ref, secret)
     registry.forget(integration_id)  # warm provider instances hold the old credentials
     previous = integration.status
     if previous is IntegrationStatus.ERROR:
@@ -120,3 +123,30 @@ def replay(integration_id: str, now: dt.datetime | None = None) -> None:
     """An operator's command: replay this integration's parked and dead work (the next sweeper run)."""
     _load(integration_id)
     recovery.schedule_replay(integration_id, _now(now))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m calsync.lifecycle {pause,resume,disconnect,replay} --integration-id ID [--backfill]``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m calsync.lifecycle", description="Operator commands.")
+    parser.add_argument("command", choices=("pause", "resume", "disconnect", "replay"))
+    parser.add_argument("--integration-id", required=True)
+    parser.add_argument("--backfill", action="store_true", help="resume: bring the whole window up to date")
+    args = parser.parse_args(argv)
+    match args.command:
+        case "pause":
+            done = pause(args.integration_id)
+        case "resume":
+            done = resume(args.integration_id, backfill=args.backfill)
+        case "disconnect":
+            done = disconnect(args.integration_id)
+        case _:
+            replay(args.integration_id)
+            done = True
+    print(f"{args.command} {args.integration_id}: {'done' if done else 'nothing to do'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

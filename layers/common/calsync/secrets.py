@@ -1,5 +1,7 @@
 """Credentials in Secrets Manager, cached in memory so a warm invocation makes no Secrets Manager call.
 
+Writes go through ``calsync.oauth.secret`` (a compare-and-swap on version stages).
+
 One secret per integration (JSON object). Values never reach a log line or an exception message.
 """
 
@@ -44,13 +46,6 @@ def read(secret_ref: str, max_age_seconds: float) -> dict[str, Any]:
     with _lock:
         _cache[secret_ref] = (now, value)
     return value
-
-
-def write(secret_ref: str, value: dict[str, Any]) -> None:
-    """Stores a new current version and refreshes the cache (e.g. a rotated refresh token)."""
-    client().put_secret_value(SecretId=secret_ref, SecretString=json.dumps(value, sort_keys=True))
-    with _lock:
-        _cache[secret_ref] = (time.monotonic(), value)
 
 
 def forget(secret_ref: str | None = None) -> None:

@@ -168,8 +168,9 @@ class _Run:
 
     def sync(self, integration: Integration, appointment: AppointmentChanged, probe: bool = False) -> (
             engine.Outcome | None):
-        """engine.sync without waiting for a busy lease; None when skipped or failed."""
-        if integration.integration_id in self.throttled:
+        """engine.sync without waiting for a busy lease; None when skipped or failed. A probe is tried
+        even for an integration whose items were parked earlier in this run (that is its purpose)."""
+        if integration.integration_id in self.throttled and not probe:
             return None
         self.budget.syncs -= 1
         try:
