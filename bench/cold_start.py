@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from devstack.stack import TABLE_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS = {
     "on_appointment_change": "functions.on_appointment_change.app",
@@ -23,12 +25,7 @@ HANDLERS = {
     "retry_sweeper": "functions.retry_sweeper.app",
 }
 ENV = {
-    "CALSYNC_APPOINTMENTS_TABLE": "calsync-appointments",
-    "CALSYNC_INTEGRATIONS_TABLE": "calsync-integrations",
-    "CALSYNC_LEDGER_TABLE": "calsync-ledger",
-    "CALSYNC_FEEDS_TABLE": "calsync-feeds",
-    "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
-    "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
+    **TABLE_NAMES,
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "calsync",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.integration.faults import FaultPlan, injected
+from tests.integration.reliability import Clock, Ehr, reset_sweeper
 
 _HERE = Path(__file__).parent
 
@@ -14,3 +18,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(_HERE):
             item.add_marker(pytest.mark.integration)
+
+
+# -- shared by the reliability tests (failure modes, sweeper, lifecycle) -------------------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    reset_sweeper()
+    return Clock()
+
+
+@pytest.fixture
+def ehr(tenant_id: str, clock: Clock) -> Ehr:
+    return Ehr(tenant_id, clock)
+
+
+@pytest.fixture
+def plan() -> Iterator[FaultPlan]:
+    with injected(FaultPlan()) as armed:
+        yield armed

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,37 +22,19 @@ from calsync.store import integrations, ledger
 from calsync.store.tables import LedgerItem
 from devstack.clinicians import CalDavClinician
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, injected
+from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan
 from tests.integration.reliability import (
     Clock,
     Ehr,
     connect,
     entry,
     received,
-    reset_sweeper,
     shown,
     status_events_queue,
     title,
     uid,
 )
 from tests.integration.spine import calendar
-
-
-@pytest.fixture
-def clock() -> Clock:
-    reset_sweeper()
-    return Clock()
-
-
-@pytest.fixture
-def ehr(tenant_id: str, clock: Clock) -> Ehr:
-    return Ehr(tenant_id, clock)
-
-
-@pytest.fixture
-def plan() -> Iterator[FaultPlan]:
-    with injected(FaultPlan()) as armed:
-        yield armed
 
 
 def quiesce(clock: Clock, runs: int = 8) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from devstack import sample_day
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
 from devstack.sim_google import GoogleCalendarSimulator
 from devstack.stack import LocalStack, StackResources
+from tests.integration.reliability import received, status_events_queue
 from tests.integration.spine import deliver
 from tests.unit import fixtures
 
@@ -162,7 +162,7 @@ def test_tokens_expiring_mid_batch_are_refreshed_once_and_the_batch_completes(
 
 def test_revoked_consent_marks_the_integration_parks_the_work_and_announces_it(
         stack: LocalStack, stack_resources: StackResources, tenant_id: str, clinician: OAuthClinician) -> None:
-    status_queue = _status_events_queue(stack, stack_resources, tenant_id)
+    status_queue = status_events_queue(stack, stack_resources.event_bus_name, tenant_id)
     ehr = Ehr(tenant_id)
     deliver(stack, stack_resources, [ehr.change("apt-1", "09:00", 1)])
     clinician.sim.revoke(clinician.user)
@@ -174,7 +174,7 @@ def test_revoked_consent_marks_the_integration_parks_the_work_and_announces_it(
     for appointment in ("apt-1", "apt-2"):
         entry = ledger.get(integration.integration_id, f"{tenant_id}#{appointment}")
         assert entry is not None and entry.state is not None and entry.state.value == "parked"
-    announced = [e for e in _received(stack, status_queue) if e["detail"]["status"] == "error"]
+    announced = [e for e in received(stack, status_queue) if e["detail"]["status"] == "error"]
     assert [(e["detail"]["integration_id"], e["detail"]["reason"]) for e in announced] == [
         (integration.integration_id, "reauth_required")]
     assert shown(clinician) == [("MRN-apt-1", "09:00")]  # nothing dropped: the old event stays until replay
@@ -230,24 +230,3 @@ def test_no_attendee_and_no_hidden_field_ever_leaves(
 
 def _api_path(clinician: OAuthClinician) -> str:
     return "/calendar/v3/" if clinician.provider == "google" else "/v1.0/"
-
-
-def _status_events_queue(stack: LocalStack, resources: StackResources, tenant_id: str) -> str:
-    """A queue that receives this tenant's ``Integration Status Changed`` events from the calsync bus."""
-    name = f"status-{uuid.uuid4().hex[:12]}"
-    queue = stack.create_queue_pair(name, f"{name}-dlq")
-    events = stack.client("events")
-    events.put_rule(Name=name, EventBusName=resources.event_bus_name, EventPattern=json.dumps({
-        "source": ["calsync"], "detail-type": ["Integration Status Changed"], "detail": {"tenant_id": [tenant_id]}}))
-    events.put_targets(Rule=name, EventBusName=resources.event_bus_name, Targets=[{"Id": "q", "Arn": queue.arn}])
-    return queue.url
-
-
-def _received(stack: LocalStack, queue_url: str) -> list[dict[str, Any]]:
-    sqs = stack.client("sqs")
-    found: list[dict[str, Any]] = []
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return found

@@ -4,44 +4,22 @@ automatic recovery, and every transition announced as ``Integration Status Chang
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from calsync import engine, lifecycle, sweeper
 from calsync.domain import ClientDisplay, IntegrationStatus, LedgerState, PrivacySettings
 from calsync.store import appointments, integrations
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import Fault, FaultPlan, injected
+from tests.integration.faults import Fault, FaultPlan
 from tests.integration.reliability import (
     Clock,
     Ehr,
     connect,
     entry,
     received,
-    reset_sweeper,
     shown,
     status_events_queue,
     title,
 )
 from tests.integration.spine import calendar
-
-
-@pytest.fixture
-def clock() -> Clock:
-    reset_sweeper()
-    return Clock()
-
-
-@pytest.fixture
-def ehr(tenant_id: str, clock: Clock) -> Ehr:
-    return Ehr(tenant_id, clock)
-
-
-@pytest.fixture
-def plan() -> Iterator[FaultPlan]:
-    with injected(FaultPlan()) as armed:
-        yield armed
 
 
 def statuses(stack: LocalStack, queue_url: str) -> list[tuple[str, str, str | None]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,36 +16,18 @@ from calsync.domain import LedgerState
 from calsync.errors import LeaseBusyError
 from calsync.store import appointments, ledger
 from devstack.stack import LocalStack
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash, injected
+from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash
 from tests.integration.reliability import (
     Clock,
     Ehr,
     connect,
     entry,
     no_lease_waits,
-    reset_sweeper,
     shown,
     title,
     uid,
 )
 from tests.integration.spine import calendar
-
-
-@pytest.fixture
-def clock() -> Clock:
-    reset_sweeper()
-    return Clock()
-
-
-@pytest.fixture
-def ehr(tenant_id: str, clock: Clock) -> Ehr:
-    return Ehr(tenant_id, clock)
-
-
-@pytest.fixture
-def plan() -> Iterator[FaultPlan]:
-    with injected(FaultPlan()) as armed:
-        yield armed
 
 
 def sweep_until_quiet(clock: Clock, runs: int = 12, step: dt.timedelta = dt.timedelta(minutes=61)) -> list[

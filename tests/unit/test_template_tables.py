@@ -13,26 +13,13 @@ fails as well.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-# calsync.store.tables binds its models to the table names in the environment when first imported;
-# tests/conftest.py normally sets them, these defaults keep the module runnable on its own.
-for _variable, _name in {
-    "CALSYNC_APPOINTMENTS_TABLE": "calsync-appointments",
-    "CALSYNC_INTEGRATIONS_TABLE": "calsync-integrations",
-    "CALSYNC_LEDGER_TABLE": "calsync-ledger",
-    "CALSYNC_FEEDS_TABLE": "calsync-feeds",
-    "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
-    "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
-}.items():
-    os.environ.setdefault(_variable, _name)
+import pytest
 
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-
-from calsync.settings import Settings  # noqa: E402
-from calsync.store.tables import ALL_MODELS  # noqa: E402
-from tests.unit.cfn_template import load_template, ref_target, resources_of_type  # noqa: E402
+from calsync.settings import Settings
+from calsync.store.tables import ALL_MODELS
+from tests.unit.cfn_template import load_template, ref_target, resources_of_type
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 MODEL_IDS = [model.__name__ for model in ALL_MODELS]
