@@ -23,32 +23,23 @@ ISOLATED := unshare --net bash -c 'ip link set lo up && exec "$$0" "$$@"'
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.stamp: requirements-dev.txt layers/common/requirements.txt
-	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13" >&2; exit 1; }
-	rm -rf $(VENV)
-	$(PYTHON313) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
-	touch $@
-
-$(VDIRVENV)/.stamp: requirements-vdirsyncer.txt
-	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found" >&2; exit 1; }
-	rm -rf $(VDIRVENV)
-	$(PYTHON313) -m venv $(VDIRVENV)
-	$(VDIRVENV)/bin/pip install --quiet --upgrade pip
-	$(VDIRVENV)/bin/pip install --quiet -r requirements-vdirsyncer.txt
-	touch $@
+# $(call venv,DIR,REQUIREMENTS): a Python 3.13 venv built from nothing, rebuilt when its requirements change
+define venv
+$(1)/.stamp: $(2)
+	@test -n "$$(PYTHON313)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(1)
+	$$(PYTHON313) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip
+	$(1)/bin/pip install --quiet -r $(2)
+	touch $$@
+endef
+$(eval $(call venv,$(VENV),requirements-dev.txt))
+$(VENV)/.stamp: layers/common/requirements.txt  # requirements-dev.txt includes it
+$(eval $(call venv,$(VDIRVENV),requirements-vdirsyncer.txt))
+$(eval $(call venv,$(SAMVENV),requirements-sam.txt))
 
 $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund
-	touch $@
-
-$(SAMVENV)/.stamp: requirements-sam.txt
-	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found" >&2; exit 1; }
-	rm -rf $(SAMVENV)
-	$(PYTHON313) -m venv $(SAMVENV)
-	$(SAMVENV)/bin/pip install --quiet --upgrade pip
-	$(SAMVENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
 .PHONY: install

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from devstack.sim_http import Grant, Recorded, SimRequest, SimResponse, Simulator, TokenBook
+from devstack.sim_http import Grant, OAuthSimulator, Recorded, SimRequest, SimResponse, TokenBook
 
 API_PREFIX = "/calendar/v3"
 TOKEN_PATH = "/token"
@@ -192,7 +192,7 @@ def check_params(request: SimRequest, method: str) -> None:
 
 # -- the simulator ----------------------------------------------------------------------------------------
 
-class GoogleCalendarSimulator(Simulator):
+class GoogleCalendarSimulator(OAuthSimulator):
     """Google Calendar v3 (events) and Google's OAuth token endpoint on one loopback port."""
 
     name = "google-sim"
@@ -236,15 +236,6 @@ class GoogleCalendarSimulator(Simulator):
         with self._lock:
             self._calendars.pop(calendar_id, None)
             self._owners.pop(calendar_id, None)
-
-    def revoke(self, user: str | None = None) -> None:
-        """The clinician removed calsync's access in their Google account."""
-        with self._lock:
-            self.tokens.revoke(user)
-
-    def expire_access_tokens(self) -> None:
-        with self._lock:
-            self.tokens.expire_access_tokens()
 
     def edit(self, calendar_id: str, event_id: str, **fields: Any) -> None:
         """The clinician edits the event in Google Calendar: its etag moves on."""

@@ -355,3 +355,19 @@ class TokenBook:
         self.clients.clear()
         self._refresh.clear()
         self._access.clear()
+
+
+class OAuthSimulator(Simulator):
+    """A simulator with an OAuth token endpoint: the consent switches every provider offers."""
+
+    tokens: TokenBook
+
+    def revoke(self, user: str | None = None) -> None:
+        """The clinician (or an admin) removed calsync's access: refresh tokens now get ``invalid_grant``."""
+        with self._lock:
+            self.tokens.revoke(user)
+
+    def expire_access_tokens(self) -> None:
+        """Every access token handed out so far is now expired (the next API call gets 401)."""
+        with self._lock:
+            self.tokens.expire_access_tokens()

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from devstack.graph_schema import problems
-from devstack.sim_http import Grant, Recorded, SimRequest, SimResponse, Simulator, TokenBook
+from devstack.sim_http import Grant, OAuthSimulator, Recorded, SimRequest, SimResponse, TokenBook
 
 GRAPH_PREFIX = "/v1.0"
 _FILTER = re.compile(r"^singleValueExtendedProperties/Any\(ep: ep/id eq '(?P<id>[^']*)' and "
@@ -75,7 +75,7 @@ class Mailbox:
         self.events: dict[str, dict[str, Any]] = {}
 
 
-class MicrosoftGraphSimulator(Simulator):
+class MicrosoftGraphSimulator(OAuthSimulator):
     """Graph v1.0 calendar events and the identity platform's token endpoint on one HTTPS port."""
 
     name = "microsoft-sim"
@@ -129,14 +129,6 @@ class MicrosoftGraphSimulator(Simulator):
                 self._admin_consent.add((tenant, client_id))
             else:
                 self._admin_consent.discard((tenant, client_id))
-
-    def revoke(self, user: str | None = None) -> None:
-        with self._lock:
-            self.tokens.revoke(user)
-
-    def expire_access_tokens(self) -> None:
-        with self._lock:
-            self.tokens.expire_access_tokens()
 
     def edit(self, user: str, event_id: str, **fields: Any) -> None:
         """The clinician edits the event in Outlook: its changeKey moves on."""
