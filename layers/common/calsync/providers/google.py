@@ -3,7 +3,8 @@
 * create:  ``events.insert`` with the client-chosen id ``EventKey.digest`` (hex is base32hex). A 409
   means the id exists already: a lost response, a replay, or an earlier life of the appointment that
   was cancelled (Google keeps deleted events as ``status: cancelled`` and refuses their id again). It
-  is read and overwritten with ``status: confirmed``, which also revives a cancelled one.
+  is overwritten in place (``events.update`` without ``If-Match``: the id is ours) with
+  ``status: confirmed``, which also revives a cancelled one: two calls, and the read only if that fails.
 * update:  ``events.update`` (full replacement, so a field the privacy settings now hide is removed)
   with ``If-Match``; a 412 re-reads the etag and tries again; a 404 (the calendar changed) creates it.
 * delete:  ``events.delete`` with ``If-Match`` when the etag is known; 404 and 410 count as done.
@@ -104,6 +105,10 @@ class GoogleCalendarProvider:
     def _insert(self, body: dict[str, Any]) -> httpx.Response:
         return self._session.send("POST", self._events, params=WRITE_PARAMS, json=body)
 
+    def _put(self, event_id: str, body: dict[str, Any], etag: str | None) -> httpx.Response:
+        headers = {"If-Match": etag} if etag else {}
+        return self._session.send("PUT", self._url(event_id), params=WRITE_PARAMS, json=body, headers=headers)
+
     def _current(self, event_id: str) -> dict[str, Any] | None:
         """The event as Google holds it now (cancelled ones included), or None if it does not exist."""
         response = self._session.send("GET", self._url(event_id))
@@ -120,7 +125,14 @@ class GoogleCalendarProvider:
             response = self._insert(body)
             if response.status_code != 409:
                 return self._written(response)
-            event_id, etag = key.digest, None  # there already: read it, then overwrite (and revive) it
+            # The id is taken: by our own earlier create (a lost answer) or by the event we deleted, which
+            # Google keeps as cancelled. Either way the event is ours: overwrite it in place, which also
+            # revives a cancelled one; nothing to compare an etag with, so no If-Match.
+            body["id"] = key.digest
+            response = self._put(key.digest, body, None)
+            if response.status_code not in (404, 410, 412):
+                return self._written(response)
+            event_id, etag = key.digest, None
         else:
             event_id, etag = known.external_id, known.etag
         body["id"] = event_id
@@ -133,9 +145,7 @@ class GoogleCalendarProvider:
                         continue  # created meanwhile: read it again
                     return self._written(response)
                 etag = current.get("etag")
-            headers = {"If-Match": etag} if etag else {}
-            response = self._session.send("PUT", self._url(event_id), params=WRITE_PARAMS, json=body,
-                                          headers=headers)
+            response = self._put(event_id, body, etag)
             if response.status_code in (404, 410, 412):
                 etag = None  # changed or gone meanwhile: read it again
                 continue
