@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import PutError
 
 from calsync.contract import AppointmentChanged
+from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
 from calsync.store.tables import AppointmentItem, ByPracticeIndex, ByPractitionerIndex
@@ -75,7 +76,7 @@ def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | No
         start_month=month_key(appointment.start),
         status=appointment.status.value,
         snapshot=_pack(appointment),
-        received_at=int(received.timestamp()),
+        received_at=_time.epoch(received),
         changed_day=changed_day_bucket(pk, received.astimezone(dt.UTC).date()),
         expires_at=appointment.end + RETENTION_AFTER_END,
     )
@@ -109,7 +110,7 @@ def get_many(keys: Iterable[str]) -> dict[str, Received]:
         with translated("BatchGetItem"):
             for item in AppointmentItem.batch_get(wanted[offset:offset + BATCH_GET_LIMIT]):
                 found[item.pk] = Received(_unpack(item.snapshot),
-                                          dt.datetime.fromtimestamp(int(item.received_at), dt.UTC))
+                                          _time.moment(int(item.received_at)))
     return found
 
 

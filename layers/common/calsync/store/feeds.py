@@ -9,20 +9,13 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from calsync.feed.model import FeedState, FeedToken
+from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem
 
 TOMBSTONE_RETENTION = dt.timedelta(days=1)
 REVOKED_TOKEN_RETENTION = dt.timedelta(days=400)
 """How long a revoked token keeps answering 410 (then 404): long enough for every subscriber to notice."""
-
-
-def _epoch(moment: dt.datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _moment(epoch: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC) if epoch is not None else None
 
 
 # -- feed state ---------------------------------------------------------------------------------------
@@ -37,7 +30,7 @@ def touch(feed_id: str, tenant_id: str, name: str, past_days: int, future_days: 
         FeedItem.name.set(name),
         FeedItem.past_days.set(past_days),
         FeedItem.future_days.set(future_days),
-        FeedItem.updated_at.set(_epoch(now)),
+        FeedItem.updated_at.set(_time.epoch(now)),
         FeedItem.version.add(1),
     ]
     if zone is not None:
@@ -60,7 +53,7 @@ def get_state(feed_id: str) -> FeedState | None:
         past_days=int(item.past_days),
         future_days=int(item.future_days),
         version=int(item.version),
-        updated_at=dt.datetime.fromtimestamp(item.updated_at, dt.UTC),
+        updated_at=_time.moment(item.updated_at),
         zones=frozenset(item.zones or ()),
     )
 
@@ -74,15 +67,15 @@ def delete_state(feed_id: str) -> None:
 
 
 def _token(item: FeedTokenItem) -> FeedToken:
-    created = _moment(item.created_at)
+    created = _time.moment(item.created_at)
     assert created is not None
     return FeedToken(token_id=item.token_id, feed_id=item.feed_id, tenant_id=item.tenant_id,
-                     created_at=created, revoked_at=_moment(item.revoked_at))
+                     created_at=created, revoked_at=_time.moment(item.revoked_at))
 
 
 def add_token(token_hash: str, token_id: str, feed_id: str, tenant_id: str, now: dt.datetime) -> None:
     item = FeedTokenItem(token_hash, token_id=token_id, feed_id=feed_id, tenant_id=tenant_id,
-                         created_at=_epoch(now))
+                         created_at=_time.epoch(now))
     with translated("PutItem"):
         item.save(condition=FeedTokenItem.token_hash.does_not_exist())
 
@@ -116,7 +109,7 @@ def revoke_token(feed_id: str, token_id: str, now: dt.datetime) -> bool:
         try:
             with translated("UpdateItem"):
                 FeedTokenItem(item.token_hash).update(
-                    actions=[FeedTokenItem.revoked_at.set(_epoch(now)),
+                    actions=[FeedTokenItem.revoked_at.set(_time.epoch(now)),
                              FeedTokenItem.expires_at.set(now + REVOKED_TOKEN_RETENTION)],
                     condition=condition,
                 )

@@ -10,6 +10,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from calsync.domain import Integration, IntegrationStatus
+from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.appointments import practitioner_key
 from calsync.store.tables import IntegrationItem
@@ -24,7 +25,7 @@ def _to_domain(item: IntegrationItem) -> Integration:
             **config,
             "status": item.status,
             "status_reason": item.status_reason,
-            "last_synced_at": dt.datetime.fromtimestamp(item.last_synced_at, dt.UTC) if item.last_synced_at else None,
+            "last_synced_at": _time.moment(item.last_synced_at),
             "last_error": item.last_error,
         }
     )
@@ -40,7 +41,7 @@ def put(integration: Integration) -> None:
         status=integration.status.value,
         status_reason=integration.status_reason,
         status_changed_at=int(time.time()),
-        last_synced_at=int(integration.last_synced_at.timestamp()) if integration.last_synced_at else None,
+        last_synced_at=_time.epoch(integration.last_synced_at) if integration.last_synced_at else None,
         last_error=integration.last_error,
     )
     with translated("PutItem"):
@@ -67,7 +68,7 @@ def mark_synced(integration_id: str, at: dt.datetime) -> None:
     """Records a successful write (status transitions are ``calsync.status``'s job)."""
     with translated("UpdateItem"):
         IntegrationItem(integration_id).update(
-            actions=[IntegrationItem.last_synced_at.set(int(at.timestamp())), IntegrationItem.last_error.remove(),
+            actions=[IntegrationItem.last_synced_at.set(_time.epoch(at)), IntegrationItem.last_error.remove(),
                      IntegrationItem.rejections.remove()],
             condition=IntegrationItem.integration_id.exists(),
         )

@@ -7,7 +7,6 @@ never write the same appointment to the same calendar at once.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable, Sequence
 
 from pynamodb.exceptions import UpdateError
@@ -15,16 +14,13 @@ from pynamodb.expressions.update import Action
 
 from calsync.domain import LedgerEntry, LedgerState
 from calsync.errors import LeaseBusyError
+from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
 from calsync.store.tables import LedgerItem
 
 DUE_BUCKET = "due"
 BATCH_GET_LIMIT = 100
-
-
-def _epoch(now: dt.datetime | None) -> int:
-    return int(now.timestamp()) if now is not None else int(time.time())
 
 
 def _to_domain(item: LedgerItem, now: int | None = None) -> LedgerEntry:
@@ -41,7 +37,7 @@ def _to_domain(item: LedgerItem, now: int | None = None) -> LedgerEntry:
         content_hash=item.content_hash,
         state=LedgerState(item.state) if item.state else None,
         attempts=int(item.attempts or 0),
-        next_attempt_at=dt.datetime.fromtimestamp(item.next_attempt_at, dt.UTC) if item.next_attempt_at else None,
+        next_attempt_at=_time.moment(item.next_attempt_at),
         last_error=item.last_error,
         uncertain=bool(item.uncertain) or bool(item.abandoned_lease) or expired_lease,
         leased=lease is not None and now is not None and lease >= now and item.lease_owner is not None,
@@ -56,7 +52,7 @@ def acquire(integration_id: str, appointment_key: str, owner: str, lease_seconds
     another invocation holds an unexpired lease. A lease still present (expired) was never released:
     its holder died, perhaps after writing to the calendar, so the entry comes back ``uncertain``.
     """
-    epoch = _epoch(now)
+    epoch = _time.epoch(now)
     item = LedgerItem(integration_id, appointment_key)
     free = (
         LedgerItem.lease_expires_at.does_not_exist()
@@ -81,7 +77,7 @@ def release(entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> N
     """Writes the outcome of a sync and gives up the lease, only if we still hold it."""
     actions: list[Action] = [
         LedgerItem.attempts.set(entry.attempts),
-        LedgerItem.updated_at.set(_epoch(now)),
+        LedgerItem.updated_at.set(_time.epoch(now)),
         LedgerItem.lease_owner.remove(),
         LedgerItem.lease_expires_at.remove(),
         LedgerItem.abandoned_lease.remove(),
@@ -98,7 +94,7 @@ def release(entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> N
         actions.append(attribute.set(value) if value is not None else attribute.remove())
     if entry.state is LedgerState.RETRY and entry.next_attempt_at is not None:
         actions += [LedgerItem.due_bucket.set(DUE_BUCKET),
-                    LedgerItem.next_attempt_at.set(int(entry.next_attempt_at.timestamp()))]
+                    LedgerItem.next_attempt_at.set(_time.epoch(entry.next_attempt_at))]
     else:
         actions += [LedgerItem.due_bucket.remove(), LedgerItem.next_attempt_at.remove()]
     try:
@@ -121,7 +117,7 @@ def integrations_holding(appointment_key: str) -> list[str]:
 def get(integration_id: str, appointment_key: str, now: dt.datetime | None = None) -> LedgerEntry | None:
     with translated("GetItem"):
         try:
-            return _to_domain(LedgerItem.get(integration_id, appointment_key, consistent_read=True), _epoch(now))
+            return _to_domain(LedgerItem.get(integration_id, appointment_key, consistent_read=True), _time.epoch(now))
         except LedgerItem.DoesNotExist:
             return None
 
@@ -133,14 +129,14 @@ def get_many(keys: Iterable[tuple[str, str]], now: dt.datetime | None = None) ->
     for offset in range(0, len(wanted), BATCH_GET_LIMIT):
         with translated("BatchGetItem"):
             for item in LedgerItem.batch_get(wanted[offset:offset + BATCH_GET_LIMIT], consistent_read=True):
-                found[(item.integration_id, item.appointment_key)] = _to_domain(item, _epoch(now))
+                found[(item.integration_id, item.appointment_key)] = _to_domain(item, _time.epoch(now))
     return found
 
 
 def due(now: dt.datetime, limit: int) -> list[tuple[str, str]]:
     """Up to ``limit`` ``(integration_id, appointment_key)`` pairs whose retry is due, earliest first
     (the sparse ``due`` index holds only items waiting for a retry)."""
-    condition = LedgerItem.next_attempt_at <= _epoch(now)
+    condition = LedgerItem.next_attempt_at <= _time.epoch(now)
     with translated("Query"):
         return [(item.integration_id, item.appointment_key)
                 for item in LedgerItem.due.query(DUE_BUCKET, range_key_condition=condition, limit=limit)]
@@ -158,4 +154,4 @@ def page(integration_id: str, after: str | None, limit: int, states: Sequence[Le
     with translated("Query"):
         items, last = one_page(LedgerItem.query(integration_id, filter_condition=condition, last_evaluated_key=start,
                                                 consistent_read=True, page_size=max(1, limit)), LedgerItem)
-    return [_to_domain(item, _epoch(now)) for item in items], (last["appointment_key"]["S"] if last else None)
+    return [_to_domain(item, _time.epoch(now)) for item in items], (last["appointment_key"]["S"] if last else None)

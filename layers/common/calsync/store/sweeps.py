@@ -18,6 +18,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.tables import SweepTaskItem
 
@@ -34,15 +35,11 @@ class Task:
     leased: bool
 
 
-def _epoch(moment: dt.datetime) -> int:
-    return int(moment.timestamp())
-
-
 def _task(item: SweepTaskItem, now: int) -> Task:
     return Task(
         name=item.appointment_key,
         cursor=json.loads(item.cursor) if item.cursor else None,
-        not_before=dt.datetime.fromtimestamp(item.not_before, dt.UTC) if item.not_before is not None else None,
+        not_before=_time.moment(item.not_before),
         generation=int(item.generation or 0),
         leased=item.lease_expires_at is not None and item.lease_expires_at >= now,
     )
@@ -52,7 +49,7 @@ def schedule(name: str, not_before: dt.datetime) -> None:
     """Creates the task, or restarts it from the beginning (cursor cleared, next generation)."""
     with translated("UpdateItem"):
         SweepTaskItem(PARTITION, name).update(actions=[
-            SweepTaskItem.not_before.set(_epoch(not_before)),
+            SweepTaskItem.not_before.set(_time.epoch(not_before)),
             SweepTaskItem.generation.set((SweepTaskItem.generation | 0) + 1),
             SweepTaskItem.cursor.remove(),
         ])
@@ -60,7 +57,7 @@ def schedule(name: str, not_before: dt.datetime) -> None:
 
 def schedule_if_absent(name: str, not_before: dt.datetime) -> bool:
     """Creates the task unless it exists (an already scheduled probe keeps its time). True if created."""
-    item = SweepTaskItem(PARTITION, name, not_before=_epoch(not_before), generation=1)
+    item = SweepTaskItem(PARTITION, name, not_before=_time.epoch(not_before), generation=1)
     try:
         with translated("PutItem"):
             item.save(condition=SweepTaskItem.appointment_key.does_not_exist())
@@ -74,14 +71,14 @@ def schedule_if_absent(name: str, not_before: dt.datetime) -> bool:
 def get(name: str, now: dt.datetime) -> Task | None:
     with translated("GetItem"):
         try:
-            return _task(SweepTaskItem.get(PARTITION, name, consistent_read=True), _epoch(now))
+            return _task(SweepTaskItem.get(PARTITION, name, consistent_read=True), _time.epoch(now))
         except SweepTaskItem.DoesNotExist:
             return None
 
 
 def pending(now: dt.datetime, prefix: str, limit: int = 100) -> list[Task]:
     """Tasks named ``prefix…`` that may run now (due and not leased), at most ``limit``."""
-    epoch = _epoch(now)
+    epoch = _time.epoch(now)
     with translated("Query"):
         items = SweepTaskItem.query(PARTITION, SweepTaskItem.appointment_key.startswith(prefix),
                                     consistent_read=True)
@@ -91,7 +88,7 @@ def pending(now: dt.datetime, prefix: str, limit: int = 100) -> list[Task]:
 
 def claim(task: Task, owner: str, now: dt.datetime, lease_seconds: int) -> bool:
     """Takes the task's lease. False when another run holds it."""
-    epoch = _epoch(now)
+    epoch = _time.epoch(now)
     free = SweepTaskItem.lease_expires_at.does_not_exist() | (SweepTaskItem.lease_expires_at < epoch)
     try:
         with translated("UpdateItem"):
@@ -118,11 +115,11 @@ def release(task: Task, owner: str, now: dt.datetime, cursor: dict[str, Any] | N
     actions: list[Action] = [
         SweepTaskItem.lease_owner.remove(),
         SweepTaskItem.lease_expires_at.remove(),
-        SweepTaskItem.updated_at.set(_epoch(now)),
+        SweepTaskItem.updated_at.set(_time.epoch(now)),
         SweepTaskItem.cursor.set(json.dumps(cursor, sort_keys=True)) if cursor else SweepTaskItem.cursor.remove(),
     ]
     if not_before is not None:
-        actions.append(SweepTaskItem.not_before.set(_epoch(not_before)))
+        actions.append(SweepTaskItem.not_before.set(_time.epoch(not_before)))
     try:
         with translated("UpdateItem"):
             SweepTaskItem(PARTITION, task.name).update(actions=actions, condition=_held(task, owner))
