@@ -163,6 +163,12 @@ def _never_written(entry: LedgerEntry) -> bool:
     return entry.external_id is None and entry.state in (None, LedgerState.REMOVED) and not entry.uncertain
 
 
+def _in_step(entry: LedgerEntry, digest: str) -> bool:
+    """True when the calendar certainly holds the content whose hash is ``digest``: nothing to write."""
+    return (digest == entry.content_hash and entry.state in (LedgerState.SYNCED, LedgerState.REMOVED)
+            and not entry.uncertain)
+
+
 def drift(integration: Integration, appointment: AppointmentChanged, entry: LedgerEntry | None,
           now: dt.datetime) -> str | None:
     """Why this integration's calendar is behind ``appointment`` (the latest snapshot), or None when it
@@ -186,9 +192,9 @@ def drift(integration: Integration, appointment: AppointmentChanged, entry: Ledg
     desired = render(appointment, integration.privacy) if _wants(integration, appointment, now) else None
     if _never_written(entry) and desired is None:
         return None
-    if entry.state is None or content_hash(desired) != entry.content_hash:
-        return "content" if entry.state is not None else "never_synced"
-    return None
+    if _in_step(entry, content_hash(desired)):
+        return None
+    return "content" if entry.state is not None else "never_synced"
 
 
 def retire(integration_id: str, appointment_key: str, reason: str, now: dt.datetime) -> bool:
@@ -222,8 +228,8 @@ def _apply(integration: Integration, appointment: AppointmentChanged, entry: Led
 
     desired = render(appointment, integration.privacy) if wanted else None
     digest = content_hash(desired)
-    if (digest == entry.content_hash and entry.state in (LedgerState.SYNCED, LedgerState.REMOVED)
-            and not entry.uncertain):
+    if _in_step(entry, digest):
+        assert entry.state is not None  # in step means synced or removed
         _settled(entry, entry.state, appointment, digest)
         count(Metric.SYNC_SKIPPED_UNCHANGED)
         return Outcome.UNCHANGED
