@@ -32,15 +32,17 @@ apply_env(stack_env(PORTS))
 
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
-from calsync.feed import document, management  # noqa: E402
-from calsync.feed.model import FeedState  # noqa: E402
-from calsync.privacy import render  # noqa: E402
-from calsync.providers import ical  # noqa: E402
-from calsync.providers.base import EventKey  # noqa: E402
-from calsync.providers.ics import IcsFeedProvider  # noqa: E402
-from calsync.settings import get_settings  # noqa: E402
-from calsync.store.appointments import appointment_key, utc_key  # noqa: E402
+from calsync.core.settings import get_settings  # noqa: E402
+from calsync.domain.contract import appointment_key  # noqa: E402
+from calsync.domain.event import EventKey  # noqa: E402
+from calsync.domain.feed import FeedState  # noqa: E402
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
+from calsync.domain.privacy import render  # noqa: E402
+from calsync.feed import document  # noqa: E402
+from calsync.feed.target import IcsFeedProvider  # noqa: E402
+from calsync.formats import ical  # noqa: E402
+from calsync.services import feeds as management  # noqa: E402
+from calsync.store.appointments import utc_key  # noqa: E402
 from devstack.feed_server import FeedServer  # noqa: E402
 from tests.unit.fixtures import appointment  # noqa: E402
 

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from calsync.domain import Integration, PrivacySettings, Provider
+from calsync.core.settings import get_settings
+from calsync.domain.model import Integration, PrivacySettings, Provider
 from devstack.sim_google import GoogleCalendarSimulator
 from devstack.sim_http import Grant, TokenBook
 from devstack.sim_microsoft import MicrosoftGraphSimulator
@@ -27,19 +28,27 @@ MS_USER, MS_TENANT = "dr.lindqvist@northside.example", "9f1c2d3e-tenant-northsid
 
 def forget_calsync_state() -> None:
     """Drops every process-wide cache a warm Lambda would keep (tokens, providers, secrets, clients)."""
-    from calsync import secrets
+    from calsync.aws import secret_store as secrets
+    from calsync.http import bearer
     from calsync.oauth import memory
-    from calsync.providers import bearer, registry
+    from calsync.services import writers
 
     memory.drop()
-    registry.forget()
+    writers.forget()
     secrets.forget()
     bearer.reset_clients()
+
+
+def point_calsync_at(**endpoints: str) -> None:
+    """Provider endpoints are deployment settings: local development lets them name a simulator."""
+    os.environ.update({"CALSYNC_LOCAL_DEVELOPMENT": "true", **endpoints})
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def _google_server() -> Iterator[GoogleCalendarSimulator]:
     with GoogleCalendarSimulator() as sim:
+        point_calsync_at(CALSYNC_GOOGLE_API_BASE=sim.api_base, CALSYNC_GOOGLE_TOKEN_URI=sim.token_uri)
         yield sim
 
 
@@ -48,6 +57,7 @@ def _microsoft_server() -> Iterator[MicrosoftGraphSimulator]:
     with MicrosoftGraphSimulator() as sim:
         assert sim.ca_bundle is not None
         os.environ["SSL_CERT_FILE"] = str(sim.ca_bundle)  # httpx clients made from now on trust it
+        point_calsync_at(CALSYNC_GRAPH_API_BASE=sim.api_base, CALSYNC_MICROSOFT_LOGIN_BASE=sim.login_base)
         yield sim
 
 
@@ -100,7 +110,7 @@ def google_integration(sim: GoogleCalendarSimulator, *, secret_ref: str | None =
                        practitioner_id=fields.pop("practitioner_id", "dr-okafor"), provider=Provider.GOOGLE,
                        calendar_id=calendar_id, secret_ref=secret_ref or "unused",
                        privacy=fields.pop("privacy", PrivacySettings()),
-                       options={"api_base": sim.api_base, "token_uri": sim.token_uri, **fields.pop("options", {})},
+                       options=fields.pop("options", {}),
                        **fields)
 
 
@@ -110,7 +120,7 @@ def microsoft_integration(sim: MicrosoftGraphSimulator, calendar_id: str, *, sec
                        practitioner_id=fields.pop("practitioner_id", "dr-lindqvist"), provider=Provider.MICROSOFT,
                        calendar_id=calendar_id, secret_ref=secret_ref or "unused",
                        privacy=fields.pop("privacy", PrivacySettings()),
-                       options={"api_base": sim.api_base, "login_base": sim.login_base, **fields.pop("options", {})},
+                       options=fields.pop("options", {}),
                        **fields)
 
 
@@ -121,13 +131,13 @@ class SecretCalls:
         self.operations: list[str] = []
 
     def __enter__(self) -> SecretCalls:
-        from calsync import secrets
+        from calsync.aws import secret_store as secrets
 
         secrets.client().meta.events.register("before-call.secrets-manager", self._seen)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        from calsync import secrets
+        from calsync.aws import secret_store as secrets
 
         secrets.client().meta.events.unregister("before-call.secrets-manager", self._seen)
 

@@ -31,12 +31,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from calsync import engine, lifecycle, sweeper
-from calsync.contract import AppointmentChanged, parse_envelope
-from calsync.domain import ClientDisplay, Integration, IntegrationStatus, LedgerState, PrivacySettings, Provider
-from calsync.errors import LeaseBusyError
-from calsync.privacy import render
-from calsync.providers.base import EventKey
+from calsync.core.errors import LeaseBusyError
+from calsync.domain.contract import AppointmentChanged, appointment_key, parse_envelope
+from calsync.domain.event import EventKey
+from calsync.domain.ledger import LedgerState
+from calsync.domain.model import ClientDisplay, Integration, IntegrationStatus, PrivacySettings, Provider
+from calsync.domain.privacy import render
+from calsync.services import engine, lifecycle, sweeper
 from calsync.store import appointments, integrations, ledger
 from devstack.calendar_reader import read_calendar
 from devstack.clinicians import connect_caldav
@@ -405,7 +406,7 @@ class Convergence(RuleBasedStateMachine):
         raise AssertionError(f"the sweeper did not quiesce within {QUIESCE_RUNS} runs")
 
     def _entries(self) -> dict[tuple[str, str], Any]:
-        keys = [(i.integration_id, appointments.appointment_key(self.tenant, a))
+        keys = [(i.integration_id, appointment_key(self.tenant, a))
                 for i in self.integrations.values() for a in APPOINTMENTS]
         return ledger.get_many(keys, self.now)
 

@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from calsync.domain import CalendarEvent, Integration, Provider
-from calsync.errors import (
+from calsync.core.errors import (
     ProviderAuthError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from calsync.providers import registry
-from calsync.providers.base import CalendarProvider, EventKey, Written
+from calsync.domain.event import CalendarEvent, EventKey, Written
+from calsync.domain.model import Integration, Provider
+from calsync.providers.base import CalendarProvider
+from calsync.services import writers
 
 RETRY_AFTER_SECONDS = 7200.0  # longer than the first retry delays: the provider's wait must win
 
@@ -139,13 +140,7 @@ class FaultyProvider:
 Factory = Callable[[Integration], CalendarProvider]
 
 
-def _caldav(integration: Integration) -> CalendarProvider:
-    from calsync.providers.caldav import CalDavProvider
-
-    return CalDavProvider(integration)
-
-
-REAL_FACTORIES: dict[Provider, Factory] = {Provider.CALDAV: _caldav}
+REAL_FACTORIES: dict[Provider, Factory] = {Provider.CALDAV: writers.build}
 """The real provider behind each wrapped kind; the OAuth simulators' tests add theirs."""
 
 
@@ -161,9 +156,9 @@ def injected(plan: FaultPlan, providers: dict[Provider, Factory] | None = None) 
     """Routes every integration of the given kinds (CalDAV by default) through :class:`FaultyProvider`."""
     chosen = providers or REAL_FACTORIES
     for kind, real in chosen.items():
-        registry.override(kind, _wrapping(real, plan))
+        writers.override(kind, _wrapping(real, plan))
     try:
         yield plan
     finally:
         for kind in chosen:
-            registry.override(kind, None)
+            writers.override(kind, None)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync import engine
-from calsync.contract import AppointmentChanged
+from calsync.domain.contract import AppointmentChanged
+from calsync.services import engine
 from devstack.feed_server import FeedServer
 from tests.unit.fixtures import appointment
 

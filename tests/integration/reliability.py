@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync import engine
-from calsync.contract import AppointmentChanged, parse_detail
-from calsync.domain import LedgerEntry, PrivacySettings
-from calsync.privacy import render
-from calsync.providers.base import EventKey
-from calsync.store import appointments, ledger
+from calsync.domain.contract import AppointmentChanged, parse_detail
+from calsync.domain.event import EventKey
+from calsync.domain.ledger import LedgerEntry
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
+from calsync.services import engine
+from calsync.store import ledger
 from devstack.calendar_reader import SeenEvent
 from devstack.clinicians import CalDavClinician, connect_caldav
 from devstack.stack import LocalStack
@@ -77,7 +78,7 @@ def events(clinician: CalDavClinician) -> list[SeenEvent]:
 
 def entry(clinician: CalDavClinician, appointment: AppointmentChanged) -> LedgerEntry | None:
     return ledger.get(clinician.integration.integration_id,
-                      appointments.appointment_key(appointment.tenant_id, appointment.appointment_id))
+                      appointment.key)
 
 
 def uid(clinician: CalDavClinician, appointment: AppointmentChanged) -> str:

@@ -63,7 +63,7 @@ def dead_letters(stack: LocalStack, resources: StackResources) -> list[dict[str,
 @contextmanager
 def captured_logs() -> Iterator[io.StringIO]:
     """Every JSON log line calsync writes while the block runs."""
-    from calsync.observability import logger
+    from calsync.core.observability import logger
 
     buffer = io.StringIO()
     handler = logger.registered_handler

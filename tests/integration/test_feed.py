@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, SyncWindow
-from calsync.feed import management
-from calsync.feed.model import IssuedToken
-from calsync.privacy import render
-from calsync.providers.base import EventKey
-from calsync.providers.ics import IcsFeedProvider
-from calsync.settings import get_settings
+from calsync.core.settings import get_settings
+from calsync.domain.event import EventKey
+from calsync.domain.feed import IssuedToken
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, SyncWindow
+from calsync.domain.privacy import render
+from calsync.feed.target import IcsFeedProvider
+from calsync.services import feeds as management
 from devstack.feed_server import FeedServer
 from devstack.stack import LocalStack, StackResources
 from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded

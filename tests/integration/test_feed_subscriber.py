@@ -18,9 +18,9 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from calsync.domain import Integration
-from calsync.feed import management
-from calsync.providers.base import MARKER_PROPERTY, EventKey
+from calsync.domain.event import MARKER_PROPERTY, EventKey
+from calsync.domain.model import Integration
+from calsync.services import feeds as management
 from devstack.feed_server import FeedServer
 from devstack.stack import LocalStack
 from tests.feed_support import Span, parse_everywhere

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from calsync.contract import AppointmentChanged
+from calsync.domain.contract import AppointmentChanged
 
 FIRST = "Zebulonqa"
 LAST = "Quillfeatherqa"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from calsync.contract import AppointmentStatus, ordering_key, parse_detail, parse_envelope
-from calsync.errors import ContractError
+from calsync.core.errors import ContractError
+from calsync.domain.contract import AppointmentStatus, ordering_key, parse_detail, parse_envelope
 from tests.unit.fixtures import FIRST, NOTES, detail, envelope
 
 

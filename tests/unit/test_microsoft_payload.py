@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import CalendarEvent, PrivacySettings
-from calsync.privacy import render
-from calsync.providers.base import EventKey
+from calsync.domain.event import CalendarEvent, EventKey
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
 from calsync.providers.microsoft import MARKER_ID, creation_fields, event_body, shows
 from devstack.graph_schema import problems
 from tests.unit import fixtures

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from calsync.settings import Settings
+from calsync.core.settings import Settings
 from calsync.store.tables import ALL_MODELS
 from tests.unit.cfn_template import load_template, ref_target, resources_of_type
 
