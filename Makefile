@@ -46,9 +46,10 @@ $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp ## install the dev venv, DynamoDB Local and vdirsyncer
 
 .PHONY: lint
-lint: $(VENV)/.stamp ## ruff + mypy --strict
+lint: $(VENV)/.stamp ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/calsync functions devstack tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: schema
 schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
@@ -56,7 +57,7 @@ schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
 
 .PHONY: unit
 unit: $(VENV)/.stamp
-	$(ISOLATED) $(PY) -m pytest tests/unit -q
+	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration
 integration: install

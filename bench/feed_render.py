@@ -44,7 +44,7 @@ from calsync.formats import ical  # noqa: E402
 from calsync.services import feeds as management  # noqa: E402
 from calsync.store.appointments import utc_key  # noqa: E402
 from devstack.feed_server import FeedServer  # noqa: E402
-from tests.unit.fixtures import appointment  # noqa: E402
+from tests.support.appointments import appointment  # noqa: E402
 
 SIZES = (2_000, 10_000)
 RUNS = 15

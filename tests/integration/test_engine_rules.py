@@ -15,7 +15,7 @@ from calsync.store import integrations, ledger
 from devstack import sample_day
 from devstack.clinicians import connect_caldav
 from devstack.stack import LocalStack
-from tests.integration.spine import calendar
+from tests.support.pipeline import calendar
 
 
 def change(tenant_id: str, index: int = 0, **overrides: Any) -> AppointmentChanged:

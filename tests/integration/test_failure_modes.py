@@ -24,8 +24,9 @@ from calsync.store import integrations, ledger
 from calsync.store.tables import LedgerItem
 from devstack.clinicians import CalDavClinician
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan
-from tests.integration.reliability import (
+from tests.support.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -36,7 +37,6 @@ from tests.integration.reliability import (
     title,
     uid,
 )
-from tests.integration.spine import calendar
 
 
 def quiesce(clock: Clock, runs: int = 8) -> None:

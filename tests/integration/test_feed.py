@@ -21,8 +21,8 @@ from calsync.feed.target import IcsFeedProvider
 from calsync.services import feeds as management
 from devstack.feed_server import FeedServer
 from devstack.stack import LocalStack, StackResources
-from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
-from tests.integration.feed_support import (
+from tests.support import appointments as fixtures
+from tests.support.feeds import (
     NEW_YORK,
     all_day,
     apply,
@@ -32,11 +32,11 @@ from tests.integration.feed_support import (
     fetch,
     today,
 )
-from tests.integration.spine import captured_logs, deliver
-from tests.unit import fixtures
+from tests.support.ical_parsers import Span, assert_all_read, assert_wire_format, properties, unfolded
+from tests.support.pipeline import captured_logs, deliver
 
 CHICAGO = ZoneInfo("America/Chicago")
-PHI = {  # every patient detail in tests.unit.fixtures, by the setting that controls it
+PHI = {  # every patient detail in tests.support.appointments, by the setting that controls it
     "client": [fixtures.FIRST, fixtures.LAST, fixtures.INTERNAL],
     "visit_type": [fixtures.VISIT],
     "location": [fixtures.LOCATION, fixtures.ADDRESS],

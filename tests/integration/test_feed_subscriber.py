@@ -23,8 +23,8 @@ from calsync.domain.model import Integration
 from calsync.services import feeds as management
 from devstack.feed_server import FeedServer
 from devstack.stack import LocalStack
-from tests.feed_support import Span, parse_everywhere
-from tests.integration.feed_support import all_day, apply, at, booking, fetch, today
+from tests.support.feeds import all_day, apply, at, booking, fetch, today
+from tests.support.ical_parsers import Span, parse_everywhere
 
 ROOT = Path(__file__).resolve().parents[2]
 VDIRSYNCER = ROOT / ".venv-vdirsyncer" / "bin" / "vdirsyncer"

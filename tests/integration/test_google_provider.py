@@ -18,7 +18,7 @@ from calsync.providers.base import CalendarProvider
 from calsync.services import writers
 from devstack.sim_google import GoogleCalendarSimulator
 from devstack.stack import LocalStack
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
 
 START = dt.datetime(2026, 11, 24, 14, 30, tzinfo=dt.UTC)
 

@@ -20,7 +20,7 @@ from calsync.oauth import token_secret as token_secret
 from calsync.services import writers
 from devstack.sim_microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
-from tests.provider_sims import (
+from tests.support.simulators import (
     CLIENT_ID,
     CLIENT_SECRET,
     MS_TENANT,

@@ -20,9 +20,9 @@ from devstack import sample_day
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
 from devstack.sim_google import GoogleCalendarSimulator
 from devstack.stack import LocalStack, StackResources
-from tests.integration.reliability import received, status_events_queue
-from tests.integration.spine import deliver
-from tests.unit import fixtures
+from tests.support import appointments as fixtures
+from tests.support.pipeline import deliver
+from tests.support.reliability import received, status_events_queue
 
 PRACTITIONER = "dr-oauth"
 ZONE = sample_day.ZONE

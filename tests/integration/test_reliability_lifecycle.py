@@ -10,8 +10,9 @@ from calsync.domain.model import ClientDisplay, IntegrationStatus, PrivacySettin
 from calsync.services import engine, lifecycle, sweeper
 from calsync.store import appointments, integrations
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import Fault, FaultPlan
-from tests.integration.reliability import (
+from tests.support.faults import Fault, FaultPlan
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -21,7 +22,6 @@ from tests.integration.reliability import (
     status_events_queue,
     title,
 )
-from tests.integration.spine import calendar
 
 
 def statuses(stack: LocalStack, queue_url: str) -> list[tuple[str, str, str | None]]:

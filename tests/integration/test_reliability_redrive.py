@@ -9,8 +9,8 @@ from calsync.cli import redrive
 from calsync.domain.contract import parse_detail
 from devstack import sample_day
 from devstack.stack import LocalStack, StackResources
-from tests.integration.reliability import connect, shown, title
-from tests.integration.spine import captured_logs, dead_letters, deliver, drain
+from tests.support.pipeline import captured_logs, dead_letters, deliver, drain
+from tests.support.reliability import connect, shown, title
 
 
 def test_poison_is_dead_lettered_with_a_reason_and_a_redrive_replays_after_the_fix(

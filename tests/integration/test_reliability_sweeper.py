@@ -18,8 +18,9 @@ from calsync.services import engine, sweeper
 from calsync.services.sweeper import gap
 from calsync.store import appointments, ledger
 from devstack.stack import LocalStack
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash
-from tests.integration.reliability import (
+from tests.support.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -29,7 +30,6 @@ from tests.integration.reliability import (
     title,
     uid,
 )
-from tests.integration.spine import calendar
 
 
 def sweep_until_quiet(clock: Clock, runs: int = 12, step: dt.timedelta = dt.timedelta(minutes=61)) -> list[

@@ -16,7 +16,7 @@ from calsync.store import ledger
 from devstack import sample_day
 from devstack.clinicians import CalDavClinician, connect_caldav
 from devstack.stack import LocalStack, StackResources
-from tests.integration.spine import as_expected, calendar, captured_logs, dead_letters, deliver
+from tests.support.pipeline import as_expected, calendar, captured_logs, dead_letters, deliver
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from calsync.core.errors import ContractError
 from calsync.domain.contract import AppointmentStatus, ordering_key, parse_detail, parse_envelope
-from tests.unit.fixtures import FIRST, NOTES, detail, envelope
+from tests.support.appointments import FIRST, NOTES, detail, envelope
 
 
 def test_a_full_event_is_accepted() -> None:

@@ -16,8 +16,8 @@ from calsync.domain.model import PrivacySettings
 from calsync.domain.privacy import render
 from calsync.feed import document
 from calsync.formats import ical
-from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
-from tests.unit.fixtures import appointment
+from tests.support.appointments import appointment
+from tests.support.ical_parsers import Span, assert_all_read, assert_wire_format, properties, unfolded
 
 NEW_YORK = ZoneInfo("America/New_York")
 CHICAGO = ZoneInfo("America/Chicago")

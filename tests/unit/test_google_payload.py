@@ -14,7 +14,7 @@ from calsync.domain.model import PrivacySettings
 from calsync.domain.privacy import render
 from calsync.providers.google import event_body
 from devstack.sim_google import Invalid, check_event, discovery
-from tests.unit import fixtures
+from tests.support import appointments as fixtures
 
 KEY = EventKey("int-1", "tenant-1", "apt-1")
 

@@ -19,7 +19,7 @@ from calsync.core.errors import (
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.providers.google import GoogleCalendarProvider
 from devstack.sim_google import GoogleCalendarSimulator
-from tests.provider_sims import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
+from tests.support.simulators import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
 
 KEY = EventKey("int-google-1", "tenant-1", "apt-1")
 START = dt.datetime(2026, 11, 24, 14, 30, tzinfo=dt.UTC)

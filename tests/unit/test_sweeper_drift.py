@@ -11,7 +11,7 @@ from calsync.domain import rules
 from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.domain.model import ClientDisplay, Integration, IntegrationStatus, PrivacySettings, Provider
 from calsync.domain.privacy import content_hash, render
-from tests.unit.fixtures import appointment
+from tests.support.appointments import appointment
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 BOOKED = appointment()

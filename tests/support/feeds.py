@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from calsync.domain.contract import AppointmentChanged
 from calsync.services import engine
 from devstack.feed_server import FeedServer
-from tests.unit.fixtures import appointment
+from tests.support.appointments import appointment
 
 NEW_YORK = ZoneInfo("America/New_York")
 _changes = itertools.count(1)

@@ -42,8 +42,8 @@ from calsync.store import appointments, integrations, ledger
 from devstack.calendar_reader import read_calendar
 from devstack.clinicians import connect_caldav
 from devstack.stack import LocalStack
-from tests.integration.faults import Fault, FaultPlan, injected
-from tests.integration.reliability import reset_sweeper
+from tests.support.faults import Fault, FaultPlan, injected
+from tests.support.reliability import reset_sweeper
 
 ZONE = ZoneInfo("America/Chicago")
 PRACTICE = {"id": "lakeside", "name": "Lakeside Clinic"}
@@ -468,6 +468,6 @@ class Convergence(RuleBasedStateMachine):
 
 
 def _real_factory(provider: Provider) -> Callable[[Integration], Any]:
-    from tests.integration.faults import REAL_FACTORIES
+    from tests.support.faults import REAL_FACTORIES
 
     return REAL_FACTORIES[provider]

@@ -19,7 +19,7 @@ from calsync.store import ledger
 from devstack.calendar_reader import SeenEvent
 from devstack.clinicians import CalDavClinician, connect_caldav
 from devstack.stack import LocalStack
-from tests.integration.spine import calendar
+from tests.support.pipeline import calendar
 
 ZONE = ZoneInfo("America/New_York")
 PRACTICE = {"id": "main-street", "name": "Main Street Family Practice"}
