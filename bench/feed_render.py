@@ -1,5 +1,5 @@
 """ICS feed figures: render time and size for 2,000 and 10,000 events, the full handler path on DynamoDB
-Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget (ARCHITECTURE.md): 2,000
+Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget: 2,000
 events rendered in ≤ 50 ms; a 304 answered without rendering.
 
     make bench   (or: PYTHONPATH=layers/common:. unshare --net bash -c 'ip link set lo up &&

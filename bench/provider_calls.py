@@ -2,7 +2,7 @@
 measured through the real handler path (engine, ledger in DynamoDB Local, secrets in moto) into the
 simulators; and the cold-start import time of the worker with both providers available.
 
-Target (ARCHITECTURE.md): exactly one provider call for a real change, none for a repeat, no Secrets
+Target: exactly one provider call for a real change, none for a repeat, no Secrets
 Manager call when warm; worker cold import ≤ 300 ms, provider SDKs imported lazily.
 
     .venv/bin/python -m bench.provider_calls [--runs 7]

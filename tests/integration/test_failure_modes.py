@@ -1,4 +1,5 @@
-"""One regression test per push-sync failure mode of ``shared/docs/ANCHORS.md`` (b): 1-5, 8, 9 and 14.
+"""One regression test per push-sync failure mode listed in ``docs/architecture.md`` ("Failure modes we
+test"): 1-5, 8, 9 and 14.
 
 They run against the local stack (DynamoDB Local, moto, Radicale) and read calendars back from the
 server. Google's 410 on a sync token and Graph's quirks belong to providers not built here yet, so

@@ -123,30 +123,3 @@ def replay(integration_id: str, now: dt.datetime | None = None) -> None:
     """An operator's command: replay this integration's parked and dead work (the next sweeper run)."""
     _load(integration_id)
     recovery.schedule_replay(integration_id, _now(now))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m calsync.services.lifecycle {pause,resume,disconnect,replay} --integration-id ID [--backfill]``"""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m calsync.services.lifecycle", description="Operator commands.")
-    parser.add_argument("command", choices=("pause", "resume", "disconnect", "replay"))
-    parser.add_argument("--integration-id", required=True)
-    parser.add_argument("--backfill", action="store_true", help="resume: bring the whole window up to date")
-    args = parser.parse_args(argv)
-    match args.command:
-        case "pause":
-            done = pause(args.integration_id)
-        case "resume":
-            done = resume(args.integration_id, backfill=args.backfill)
-        case "disconnect":
-            done = disconnect(args.integration_id)
-        case _:
-            replay(args.integration_id)
-            done = True
-    print(f"{args.command} {args.integration_id}: {'done' if done else 'nothing to do'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
