@@ -53,7 +53,7 @@ lint: $(VENV)/.stamp ## ruff, mypy --strict and the layer rules (import contract
 
 .PHONY: schema
 schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
-	$(PY) -m calsync.contract_schema > /dev/null
+	$(PY) -m calsync.cli.schema > /dev/null
 
 .PHONY: unit
 unit: $(VENV)/.stamp

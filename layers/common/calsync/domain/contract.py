@@ -5,7 +5,7 @@ idempotent and tolerant of duplicates and reordering. ``updated_at`` plus the op
 ``version`` order the changes of one appointment; an older change than the one stored is dropped.
 
 The JSON Schema in ``schemas/`` is exported from :class:`AppointmentChanged` (see
-``calsync.cli.schema``) and a test keeps the two identical.
+``calsync.domain.schema``, written by ``python -m calsync.cli.schema``) and a test keeps the two identical.
 """
 
 from __future__ import annotations
