@@ -18,6 +18,7 @@ days after the previous one, so the gap sweep's 24 h look-back never sees anothe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -180,6 +181,8 @@ class Convergence(RuleBasedStateMachine):
         self.reconnects = 0
         self.replays = 0
         self.probes = 0
+        self.races = 0
+        self.appointment_ids = list(APPOINTMENTS)
         self._model = threading.Lock()
 
     # -- the EHR --------------------------------------------------------------------------------------
@@ -230,6 +233,62 @@ class Convergence(RuleBasedStateMachine):
                                                 "first_name": "Pat", "last_name": "Lee"},
         }
         return json.dumps({"detail-type": "Appointment Changed", "source": "ehr.test", "detail": detail})
+
+    @rule(practitioner=st.sampled_from(PRACTITIONERS), hour=st.integers(7, 17), day=st.integers(1, 6))
+    def reassignment_overtakes_the_first_booking(self, practitioner: str, hour: int, day: int) -> None:
+        """A new appointment is booked with one clinician (v1) and at once moved to the other (v2). v1
+        stores its snapshot and finds its clinician's calendar; before it takes that calendar's ledger
+        lease, v2 runs from start to end; then v1 goes on. Checked at once, before any sweeper run: the
+        first clinician's calendar must not show the appointment (the gap sweep would only hide a race)."""
+        self.races += 1
+        appointment = f"race-{self.races}"
+        self.appointment_ids.append(appointment)
+        other = PRACTITIONERS[1 - PRACTITIONERS.index(practitioner)]
+        state = {"practitioner_id": practitioner, "status": "scheduled", "hour": hour, "day": day, "notes": "n0"}
+        first = self._envelope(appointment, 1, state)
+        moved = {**state, "practitioner_id": other}
+        second = self._envelope(appointment, 2, moved)
+        self.current[appointment], self.versions[appointment] = moved, 2
+        self.sent += [first, second]
+        self.plan.disarm()  # the race alone: a fault would make the calendar's state depend on retries
+
+        second_done = threading.Event()
+        real = engine.default()
+
+        class PausedLedger:
+            """v1's first lease waits until v2 has finished."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real.ports.ledger, name)
+
+            def acquire(self, *args: Any, **kwargs: Any) -> Any:
+                second_done.wait(timeout=60)
+                return real.ports.ledger.acquire(*args, **kwargs)
+
+        paused = engine.Engine(dataclasses.replace(real.ports, ledger=PausedLedger()))
+        results: dict[str, bool] = {}
+
+        def run_first() -> None:
+            results["first"] = self._handle(first, paused)
+
+        def run_second() -> None:
+            try:
+                results["second"] = self._handle(second)
+            finally:
+                second_done.set()
+
+        workers = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        for body, key in ((first, "first"), (second, "second")):
+            if not results.get(key):
+                self.outbox.append(body)
+        stranded = EventKey(self.integrations[practitioner].integration_id, self.tenant, appointment).uid
+        assert stranded not in {event.uid for event in self.backend.read(self.integrations[practitioner])}, (
+            f"{practitioner}'s calendar kept {appointment} after it moved to {other}")
+        FIGURES.steps["race"] += 1
 
     @rule(pick=st.integers(0, 10_000))
     def duplicate_or_stale(self, pick: int) -> None:
@@ -297,7 +356,7 @@ class Convergence(RuleBasedStateMachine):
                 return None
             raise
 
-    def _handle(self, body: str) -> bool:
+    def _handle(self, body: str, with_engine: engine.Engine | None = None) -> bool:
         """What on_appointment_change does with one record; False when SQS would redeliver it."""
         appointment = parse_envelope(json.loads(body))
         with self._model:
@@ -307,7 +366,7 @@ class Convergence(RuleBasedStateMachine):
                 self.received[appointment.appointment_id] = appointment
                 self.new_versions += 1
         try:
-            engine.handle_change(appointment, self.now)
+            (with_engine or engine.default()).handle_change(appointment, self.now)
         except LeaseBusyError:
             return False
         except BaseException as error:
@@ -407,7 +466,7 @@ class Convergence(RuleBasedStateMachine):
 
     def _entries(self) -> dict[tuple[str, str], Any]:
         keys = [(i.integration_id, appointment_key(self.tenant, a))
-                for i in self.integrations.values() for a in APPOINTMENTS]
+                for i in self.integrations.values() for a in self.appointment_ids]
         return ledger.get_many(keys, self.now)
 
     def _pending(self) -> bool:
@@ -425,8 +484,8 @@ class Convergence(RuleBasedStateMachine):
     def _compare(self) -> None:
         calls = self.plan.total_calls
         faults = sum(self.plan.injected.values())
-        rewrites = (self.privacy_changes + self.reconnects + self.replays) * len(APPOINTMENTS)
-        bound = 2 * self.new_versions + 3 * faults + rewrites + self.probes + 2 * len(APPOINTMENTS)
+        rewrites = (self.privacy_changes + self.reconnects + self.replays) * len(self.appointment_ids)
+        bound = 2 * self.new_versions + 3 * faults + rewrites + self.probes + 2 * len(self.appointment_ids)
         FIGURES.provider_calls += calls
         FIGURES.call_bound += bound
         for practitioner, connected in self.integrations.items():

@@ -24,16 +24,29 @@ from calsync.providers.base import CalendarProvider
 from calsync.services.ports import SyncPorts
 
 
+@dataclass(frozen=True)
+class MemorySaved:
+    holders: frozenset[str]
+
+
 class MemoryAppointments:
     def __init__(self) -> None:
         self.snapshots: dict[str, AppointmentChanged] = {}
+        self.holders: dict[str, set[str]] = {}
 
-    def save_if_newer(self, appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> bool:
+    def save_if_newer(self, appointment: AppointmentChanged,
+                      received_at: dt.datetime | None = None) -> MemorySaved | None:
         stored = self.snapshots.get(appointment.key)
         if stored is not None and stored.order_key > appointment.order_key:
-            return False
+            return None
         self.snapshots[appointment.key] = appointment
-        return True
+        return MemorySaved(frozenset(self.holders.get(appointment.key, ())))
+
+    def hold(self, key: str, integration_id: str) -> AppointmentChanged | None:
+        if key not in self.snapshots:
+            return None
+        self.holders.setdefault(key, set()).add(integration_id)
+        return self.snapshots[key]
 
 
 @dataclass
@@ -66,9 +79,6 @@ class MemoryLedger:
             raise LeaseBusyError(f"lease lost before release: {entry.integration_id}")
         item.entry = copy.copy(entry)
         item.lease_owner = item.lease_expires_at = None
-
-    def integrations_holding(self, appointment_key: str) -> list[str]:
-        return [integration_id for integration_id, key in self.items if key == appointment_key]
 
     def entry(self, integration_id: str, appointment_key: str) -> LedgerEntry | None:
         item = self.items.get((integration_id, appointment_key))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -68,23 +69,26 @@ class Engine:
         (DynamoDB trouble, a lease that stayed busy); provider failures are recorded on the ledger."""
         now = now or dt.datetime.now(dt.UTC)
         count(Metric.CHANGE_RECEIVED)
-        if not self.ports.appointments.save_if_newer(appointment, received_at=now):
+        saved = self.ports.appointments.save_if_newer(appointment, received_at=now)
+        if saved is None:
             count(Metric.STALE_CHANGE_DROPPED)
             logger.info("stale change dropped")
             return ChangeResult(stale=True)
         result = ChangeResult()
-        for integration in self.targets(appointment):
+        for integration in self.targets(appointment, saved.holders):
             result.outcomes[integration.integration_id] = self.sync(integration, appointment, now)
         return result
 
-    def targets(self, appointment: AppointmentChanged, source: IntegrationSource | None = None) -> list[Integration]:
-        """Integrations whose calendar should show this appointment, plus those that still hold it
-        (a reassigned appointment must leave the previous clinician's calendar)."""
+    def targets(self, appointment: AppointmentChanged, holders: Iterable[str] = (),
+                source: IntegrationSource | None = None) -> list[Integration]:
+        """Integrations whose calendar should show this appointment, plus those that hold (or held) an
+        event for it (``holders``, stored with the appointment): a reassigned appointment must leave the
+        previous clinician's calendar."""
         store: IntegrationSource = source or self.ports.integrations
         tenant = appointment.tenant_id
         found = {i.integration_id: i for i in store.subscribed_to(tenant, appointment.practitioner_id,
                                                                    appointment.practice.id)}
-        for integration_id in self.ports.ledger.integrations_holding(appointment.key):
+        for integration_id in holders:
             if integration_id not in found and (integration := store.get(integration_id)) is not None:
                 found[integration_id] = integration
         return [i for i in found.values() if i.tenant_id == tenant and i.direction.pushes]
@@ -101,6 +105,12 @@ class Engine:
         owner = _lease_owner()
         entry = self._acquire(integration.integration_id, appointment.key, owner, now, wait_for_lease)
         wanted = rules.wants(integration, appointment, now)
+        if rules.never_written(entry) and wanted:
+            # about to write this calendar for the first time: register it as a holder and act on the
+            # latest snapshot, in one step, so a newer change either is read here or finds this calendar
+            latest = self.ports.appointments.hold(appointment.key, integration.integration_id)
+            if latest is not None and latest.order_key > appointment.order_key:
+                appointment, wanted = latest, rules.wants(integration, latest, now)
         if rules.never_written(entry) and not wanted:
             self.ports.ledger.release(rules.settle(entry, LedgerState.REMOVED, appointment, content_hash(None)),
                                       owner, now)
@@ -243,8 +253,9 @@ def handle_change(appointment: AppointmentChanged, now: dt.datetime | None = Non
     return default().handle_change(appointment, now)
 
 
-def targets(appointment: AppointmentChanged, source: IntegrationSource | None = None) -> list[Integration]:
-    return default().targets(appointment, source)
+def targets(appointment: AppointmentChanged, holders: Iterable[str] = (),
+            source: IntegrationSource | None = None) -> list[Integration]:
+    return default().targets(appointment, holders, source)
 
 
 def sync(integration: Integration, appointment: AppointmentChanged, now: dt.datetime | None = None, *,

@@ -18,9 +18,19 @@ from calsync.domain.model import Integration
 from calsync.providers.base import CalendarProvider
 
 
+class Stored(Protocol):
+    @property
+    def holders(self) -> frozenset[str]: ...
+
+
 class AppointmentStore(Protocol):
-    def save_if_newer(self, appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> bool:
-        """Stores the snapshot unless a newer one is stored; False for a stale change."""
+    def save_if_newer(self, appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> Stored | None:
+        """Stores the snapshot unless a newer one is stored (None for a stale change); returns the
+        integrations registered as holding an event for the appointment, read in the same write."""
+        ...
+
+    def hold(self, key: str, integration_id: str) -> AppointmentChanged | None:
+        """Registers the integration as a holder and returns the latest snapshot, atomically."""
         ...
 
 
@@ -32,10 +42,6 @@ class LedgerStore(Protocol):
 
     def release(self, entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> None:
         """Writes ``entry`` back and gives up the lease (only if ``owner`` still holds it)."""
-        ...
-
-    def integrations_holding(self, appointment_key: str) -> list[str]:
-        """Every integration with a ledger item for this appointment."""
         ...
 
 

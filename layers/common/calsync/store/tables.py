@@ -103,6 +103,7 @@ class AppointmentItem(_Bound, Model):
     received_at = NumberAttribute()
     changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DD#shard of received_at: ``by_changed_day``
     expires_at = TTLAttribute(null=True)
+    holders = UnicodeSetAttribute(null=True)  # integrations that hold (or held) an event for it: ``hold``
 
     by_practitioner = ByPractitionerIndex()
     by_practice = ByPracticeIndex()

@@ -13,7 +13,6 @@ import datetime as dt
 
 from calsync.core.observability import Metric, count, logger
 from calsync.domain import rules
-from calsync.domain.contract import AppointmentChanged
 from calsync.services.sweeper.context import PAGE, TASK_LEASE_SECONDS, Cursor, Run
 from calsync.store import appointments, ledger, sweeps
 
@@ -66,7 +65,7 @@ def _advance(run: Run, cursor: Cursor) -> bool:
                 return False
             found = received.get(key)
             if found is not None and oldest <= found.received_at <= newest:
-                _repair(run, found.appointment)
+                _repair(run, found)
             cursor["after"] = key
         if next_after is None:
             cursor["bucket"] += 1
@@ -74,9 +73,10 @@ def _advance(run: Run, cursor: Cursor) -> bool:
     return True
 
 
-def _repair(run: Run, appointment: AppointmentChanged) -> None:
+def _repair(run: Run, found: appointments.Received) -> None:
     run.report.gap_examined += 1
-    targets = run.engine.targets(appointment, run.integrations)
+    appointment = found.appointment
+    targets = run.engine.targets(appointment, found.holders, run.integrations)
     key = appointment.key
     entries = ledger.get_many(((i.integration_id, key) for i in targets), run.now)
     run.budget.read(len(targets) + 1)
