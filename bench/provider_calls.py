@@ -29,8 +29,8 @@ from calsync.contract import parse_detail  # noqa: E402
 from calsync.domain import PrivacySettings  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft  # noqa: E402
-from devstack.sim_google import GoogleCalendarSimulator  # noqa: E402
-from devstack.sim_microsoft import MicrosoftGraphSimulator  # noqa: E402
+from devstack.sims.google import GoogleCalendarSimulator  # noqa: E402
+from devstack.sims.microsoft import MicrosoftGraphSimulator  # noqa: E402
 
 TENANT = "bench-oauth"
 STEPS = ("create", "repeat", "reschedule", "repeat", "cancel", "re-create after cancel", "all-day create")

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from calsync.domain import Integration, PrivacySettings, Provider
-from devstack.sim_google import GoogleCalendarSimulator
-from devstack.sim_http import Grant, TokenBook
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.google import GoogleCalendarSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
+from devstack.sims.oauth import Grant, TokenBook
 
 CLIENT_ID, CLIENT_SECRET = "calsync-test-client", "calsync-test-client-secret"
 GOOGLE_USER = "dr.okafor@gmail.example"

@@ -16,7 +16,7 @@ from calsync.errors import ProviderAuthError, ProviderRateLimitedError, Provider
 from calsync.oauth import secret as token_secret
 from calsync.providers.base import EventKey, Written
 from calsync.providers.google import GoogleCalendarProvider
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack
 from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
 

@@ -21,7 +21,7 @@ from calsync.oauth.microsoft import MicrosoftTokenSource
 from calsync.providers.base import EventKey
 from calsync.providers.bearer import shared_client
 from calsync.providers.microsoft import MicrosoftGraphProvider
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
 from tests.provider_sims import (
     CLIENT_ID,

@@ -18,7 +18,7 @@ from calsync.domain import PrivacySettings
 from calsync.store import integrations, ledger
 from devstack import sample_day
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack, StackResources
 from tests.integration.reliability import received, status_events_queue
 from tests.integration.spine import deliver

@@ -13,7 +13,7 @@ from calsync.domain import CalendarEvent, PrivacySettings
 from calsync.privacy import render
 from calsync.providers.base import MARKER_PROPERTY, EventKey
 from calsync.providers.google import event_body
-from devstack.sim_google import Invalid, check_event, discovery
+from devstack.sims.google.schema import Invalid, check_event, discovery
 from tests.unit import fixtures
 
 KEY = EventKey("int-1", "tenant-1", "apt-1")

@@ -19,7 +19,7 @@ from calsync.errors import (
 )
 from calsync.providers.base import EventKey, Written
 from calsync.providers.google import GoogleCalendarProvider
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from tests.provider_sims import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
 
 KEY = EventKey("int-google-1", "tenant-1", "apt-1")

@@ -19,7 +19,7 @@ from calsync.errors import (
 )
 from calsync.providers.base import EventKey, Written
 from calsync.providers.microsoft import MARKER_ID, MicrosoftGraphProvider
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from tests.provider_sims import (
     CLIENT_ID,
     MS_TENANT,
