@@ -25,6 +25,7 @@ import ssl
 import tempfile
 import threading
 import time
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,8 +234,13 @@ class Simulator(ABC):
     # -- dispatch -----------------------------------------------------------------------------------
 
     def dispatch(self, request: SimRequest) -> SimResponse | None:
-        planned, drop = self._answer(request)
-        answer = planned.run() if isinstance(planned, Deferred) else planned
+        try:
+            planned, drop = self._answer(request)
+            answer = planned.run() if isinstance(planned, Deferred) else planned
+        except Exception as failure:  # a simulator bug: say so loudly rather than drop the connection
+            traceback.print_exc()
+            planned, drop = SimResponse(500, {"error": f"simulator failure: {failure!r}"}), False
+            answer = planned
         with self._lock:
             self._requests.append(Recorded(request, None if drop else answer.status))
         return None if drop else answer  # dropped: the work is done, the answer is lost

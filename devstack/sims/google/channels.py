@@ -121,7 +121,7 @@ class Channels:
         if not body.get("id") or not body.get("resourceId"):
             raise Invalid("channels.stop needs the channel id and resourceId.", "required")
         channel = self.channels.get(body["id"])
-        if channel is None or channel.stopped or channel.resource_id != body["resourceId"] \
+        if channel is None or channel not in self.live() or channel.resource_id != body["resourceId"] \
                 or channel.client_id != grant.client_id:
             return error(404, "notFound", f"Channel '{body['id']}' not found for project")
         if channel.subject != grant.subject:

@@ -172,7 +172,7 @@ def method_spec(resource: str, method: str) -> dict[str, Any]:
 def check_params(request: SimRequest, method: str, resource: str = "events") -> None:
     """Query parameters must be the method's own or Google's standard ones, with valid values."""
     document = discovery()
-    allowed = {**document["parameters"], **method_spec(resource, method)["parameters"]}
+    allowed = {**document["parameters"], **method_spec(resource, method).get("parameters", {})}
     for name, values in request.query.items():
         spec = allowed.get(name)
         if spec is None or spec.get("location") == "path":
