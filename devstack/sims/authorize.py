@@ -9,6 +9,9 @@ Without a browser: set :attr:`Authorizations.auto_consent` to ``"allow"`` or ``"
 ``sim_consent=allow|deny`` (and ``sim_user=...``) to the authorize URL; either answers at once with the
 302 the page would have produced.
 
+With ``response_mode=form_post`` (where the provider supports it: Microsoft), the answer is a page that
+posts ``code``/``state`` (or the error) to the redirect URI instead of a 302 with a query string.
+
 Refused without a redirect (an error page, as both providers do): an unknown ``client_id``, a
 ``redirect_uri`` not registered for the client character for character. Everything else goes back to the
 redirect URI as ``error=...&state=...``.
@@ -75,6 +78,7 @@ class Decision:
     redirect_params: Callable[[AuthorizationRequest, str, list[str]], dict[str, str]] = field(
         default=lambda _request, _subject, _scopes: {})
     denied: dict[str, str] = field(default_factory=lambda: {"error": "access_denied"})
+    form_post: bool = False
 
 
 def verify_pkce(challenge: str, method: str | None, verifier: str | None) -> bool:
@@ -203,9 +207,20 @@ class Authorizations:
     def _redirect(self, auth: AuthorizationRequest, params: dict[str, str]) -> SimResponse:
         if auth.state is not None:
             params = {**params, "state": auth.state}
+        if self.decision.form_post and auth.params.get("response_mode") == "form_post":
+            return SimResponse(200, self._form_post(auth.redirect_uri, params), {"Cache-Control": "no-store"})
         separator = "&" if urlsplit(auth.redirect_uri).query else "?"
         return SimResponse(302, None, {"Location": auth.redirect_uri + separator + urlencode(params),
                                        "Cache-Control": "no-store"})
+
+    @staticmethod
+    def _form_post(redirect_uri: str, params: dict[str, str]) -> Html:
+        """OAuth 2.0 Form Post Response Mode: a page whose form posts the answer to the redirect URI."""
+        e = html.escape
+        fields = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in params.items())
+        return Html(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Continue</title></head>'
+                    f'<body onload="document.forms[0].submit()"><form method="post" action="{e(redirect_uri)}">'
+                    f'{fields}<noscript><button type="submit">Continue</button></noscript></form></body></html>')
 
     def _page(self, status: int, error: str, message: str) -> SimResponse:
         title = html.escape(self.decision.title)

@@ -69,7 +69,7 @@ class WebhookReceiver:
             context, self.ca_bundle = loopback_tls(Path(tempfile.mkdtemp(prefix="calsync-receiver-")))
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -47,7 +47,8 @@ def test_a_channel_gets_a_sync_message_then_one_exists_per_change_with_googles_h
     headers = first.headers
     assert headers["x-goog-channel-id"] == "chan-1" and headers["x-goog-message-number"] == "1"
     assert headers["x-goog-resource-id"] == channel["resourceId"]
-    assert headers["x-goog-resource-uri"] == channel["resourceUri"] == f"{google.api_base}/calendars/{CAL}/events?alt=json"
+    uri = f"{google.api_base}/calendars/{CAL}/events?alt=json"
+    assert headers["x-goog-resource-uri"] == channel["resourceUri"] == uri
     assert headers["x-goog-channel-token"] == "secret-per-channel"
     assert headers["x-goog-channel-expiration"].endswith(" GMT")
     assert headers["user-agent"].startswith("APIs-Google")
@@ -116,7 +117,9 @@ def test_deleting_the_watched_calendar_sends_not_exists(google, gapi, receiver):
 def test_notifications_can_be_dropped_duplicated_delayed_and_reordered(google, gapi, receiver):
     watch(gapi, receiver.url)
     receiver.wait_for(1)
-    numbers = lambda: [int(r.headers["x-goog-message-number"]) for r in receiver.received[1:]]  # noqa: E731
+
+    def numbers() -> list[int]:
+        return [int(r.headers["x-goog-message-number"]) for r in receiver.received[1:]]
 
     google.push.drop()
     edit(google, 2)
@@ -127,7 +130,7 @@ def test_notifications_can_be_dropped_duplicated_delayed_and_reordered(google, g
     google.push.duplicate()
     edit(google)
     receiver.wait_for(2)
-    assert len(set(r.headers["x-goog-message-number"] for r in receiver.received)) == 1
+    assert len({r.headers["x-goog-message-number"] for r in receiver.received}) == 1
 
     receiver.clear()
     google.push.reorder(3)

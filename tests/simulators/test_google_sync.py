@@ -185,7 +185,7 @@ def test_an_instance_is_read_moved_and_cancelled_through_its_instance_id(google,
 
 
 def test_recurring_events_are_checked_like_google_does(google, gapi):
-    body = {"summary": "x", "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"],
+    body: dict[str, Any] = {"summary": "x", "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"],
             "start": {"dateTime": "2027-01-04T09:00:00-05:00"}, "end": {"dateTime": "2027-01-04T10:00:00-05:00"}}
     missing_zone = gapi.post(EVENTS, json=body)
     assert missing_zone.status_code == 400

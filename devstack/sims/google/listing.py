@@ -163,11 +163,11 @@ class Lister:
         for event in self.store.changed_since(calendar, point.seq):
             if single and event.get("recurrence"):
                 current = self.store.current_ids(calendar, event)
-                for former, original in event.get("_former", {}).items():
-                    if former not in current and former not in calendar.events:
-                        found[former] = {"kind": "calendar#event", "etag": event["etag"], "id": former,
-                                         "status": "cancelled", "updated": event["updated"],
-                                         "recurringEventId": event["id"], "originalStartTime": original}
+                for gone, (when, original) in event.get("_gone", {}).items():
+                    if when > point.seq and gone not in current and gone not in calendar.events:
+                        found[gone] = {"kind": "calendar#event", "etag": event["etag"], "id": gone,
+                                       "status": "cancelled", "updated": event["updated"],
+                                       "recurringEventId": event["id"], "originalStartTime": original}
                 for instance in self.store.instances(calendar, event, None, None):
                     if instance["id"] not in calendar.events or instance.get("_seq", 0) > point.seq:
                         cancelled = event.get("status") == "cancelled" or instance.get("status") == "cancelled"

@@ -145,7 +145,8 @@ class GoogleStore:
     def write(self, calendar: Calendar, event: dict[str, Any], body: dict[str, Any], *,
               replace: bool) -> dict[str, Any]:
         """``events.update`` (replace) or ``events.patch`` semantics on a stored event."""
-        before = self._expansion(calendar, event) if event.get("recurrence") else {}
+        before = self._expansion(calendar, event) if event.get("recurrence") and not event.get("recurringEventId") \
+            else {}
         kept = {k: event[k] for k in SERVER_FIELDS if k in event}
         private = {k: v for k, v in event.items() if k.startswith("_")}
         if replace:
@@ -155,9 +156,12 @@ class GoogleStore:
             updated = merge(public(event), copy.deepcopy(body))
         event.clear()
         event.update({**updated, **kept, **private})
-        if before:  # instance ids this series had; lists in singleEvents mode report the vanished ones
-            event["_former"] = {**event.get("_former", {}), **before}
-        return self._touch(calendar, event)
+        self._touch(calendar, event)
+        if before:  # instances this change made disappear, and when: singleEvents syncs report them cancelled
+            after = self._expansion(calendar, event) if event.get("recurrence") else {}
+            gone = {iid: (self.seq, original) for iid, original in before.items() if iid not in after}
+            event["_gone"] = {**event.get("_gone", {}), **gone}
+        return event
 
     def cancel(self, calendar: Calendar, event: dict[str, Any]) -> dict[str, Any]:
         event["status"] = "cancelled"

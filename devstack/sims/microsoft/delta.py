@@ -127,9 +127,9 @@ class Delta:
         if rest:
             token = secrets.token_urlsafe(24)
             self.pages[token] = Pending(rest, pending.delta_token, pending.state)
-            body["@odata.nextLink"] = link + urlencode({"$skiptoken": token})
+            body["@odata.nextLink"] = link + urlencode({"$skiptoken": token}, safe="$")
         else:
-            body["@odata.deltaLink"] = link + urlencode({"$deltatoken": pending.delta_token})
+            body["@odata.deltaLink"] = link + urlencode({"$deltatoken": pending.delta_token}, safe="$")
         body["value"] = [{"@odata.type": "#microsoft.graph.event", **item} for item in page]
         headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if "odata.maxpagesize" in preferences(
             request) else {}
@@ -138,7 +138,7 @@ class Delta:
     def _gone(self, code: str, path: str) -> SimResponse:
         if code == "resyncRequired":
             answer = graph_error(410, "resyncRequired", "Resync required. Replace any local items with the server's.")
-            answer.headers["Location"] = f"{self._api_base()}{path}?{urlencode({'$deltatoken': ''})}"
+            answer.headers["Location"] = f"{self._api_base()}{path}?$deltatoken="
             return answer
         return graph_error(410, "syncStateNotFound", "The sync state generation is not found.")
 
@@ -149,9 +149,9 @@ class Delta:
                 continue
             if event.get("type") == "seriesMaster":
                 current = {i["id"]: i for i in self.mailboxes.occurrences_of(mailbox, event, state.lo, state.hi)}
-                for former in event.get("_former", {}):
-                    if former not in current:
-                        found[former] = removed(former)
+                for gone, when in event.get("_gone", {}).items():
+                    if when > state.seq and gone not in current:
+                        found[gone] = removed(gone)
                 found.update(current)
             elif overlaps(event, state.lo, state.hi):
                 found[event["id"]] = event
@@ -160,8 +160,9 @@ class Delta:
         for event_id, tomb in mailbox.tombstones.items():
             if tomb.calendar == state.calendar and tomb.seq > state.seq:
                 if tomb.event.get("type") == "seriesMaster":
-                    for former in tomb.event.get("_former", {}):
-                        found[former] = removed(former)
+                    for gone, when in tomb.event.get("_gone", {}).items():
+                        if when > state.seq:
+                            found[gone] = removed(gone)
                 else:
                     found[event_id] = removed(event_id)
         return list(found.values())

@@ -4,9 +4,10 @@ and token endpoints, compatible with msal's ``initiate_auth_code_flow`` / ``acqu
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration``.
 * ``GET /{tenant}/oauth2/v2.0/authorize``: ``client_id``, ``redirect_uri`` (exactly as registered),
   ``response_type=code``, ``scope``, ``state``, ``nonce``, ``code_challenge`` (+ method), ``client_info=1``
-  (msal sends it), ``login_hint``, ``prompt``. Allow redirects with ``code``, ``state``, ``session_state``
-  and, when asked, ``client_info``; Deny with ``error=access_denied`` (AADSTS65004). Consent covers every
-  scope asked (Microsoft's consent is all or nothing).
+  (msal sends it), ``login_hint``, ``prompt``, ``response_mode`` (``query``, or ``form_post``, which msal
+  recommends: the answer is then a page that posts the fields to the redirect URI). Allow answers ``code``,
+  ``state``, ``session_state`` and, when asked, ``client_info``; Deny answers ``error=access_denied``
+  (AADSTS65004). Consent covers every scope asked (Microsoft's consent is all or nothing).
 * ``POST /{tenant}/oauth2/v2.0/token``: ``authorization_code`` (single-use code, same redirect URI, PKCE
   verifier) answers ``access_token``, ``refresh_token`` (only with ``offline_access``), ``id_token`` (claims
   ``oid``, ``sub``, ``tid``, ``preferred_username``, ``name``, ``nonce``) and ``client_info``, which is what
@@ -63,7 +64,8 @@ class Identity:
             title="Sign in to your Microsoft account (simulator)", consent_path="authorize/consent",
             redirect_params=self._extra,
             denied={"error": "access_denied", "error_subcode": "cancel",
-                    "error_description": "AADSTS65004: User declined to consent to access the app."}))
+                    "error_description": "AADSTS65004: User declined to consent to access the app."},
+            form_post=True))
 
     def _extra(self, request: AuthorizationRequest, subject: str, _granted: list[str]) -> dict[str, str]:
         extra = {"session_state": str(uuid.uuid5(uuid.NAMESPACE_URL, subject))}

@@ -168,29 +168,36 @@ class Mailboxes:
         return self.touch(mailbox, event, "created")
 
     def update(self, mailbox: Mailbox, event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        if event.get("type") == "seriesMaster":
-            event["_former"] = {**event.get("_former", {}), **self.expansion(event)}
+        before = set(self.expansion(event)) if event.get("type") == "seriesMaster" else set()
         event.update(copy.deepcopy(body))
         if event.get("type") == "seriesMaster":
-            self.expansion(event)
-        return self.touch(mailbox, event, "updated")
+            self.expansion(event)  # refuses a recurrence it cannot read
+        self.touch(mailbox, event, "updated")
+        return self._vanished(event, before)
+
+    def _vanished(self, master: dict[str, Any], before: set[str], *, all_gone: bool = False) -> dict[str, Any]:
+        """Remembers which occurrences a change made disappear, and when: delta reports them as removed."""
+        after = set() if all_gone else set(self.expansion(master)) if before else set()
+        master["_gone"] = {**master.get("_gone", {}), **dict.fromkeys(before - after, self.seq)}
+        return master
 
     def delete(self, mailbox: Mailbox, event: dict[str, Any]) -> None:
         """Removes an event (a whole series with its exceptions), or cancels one occurrence."""
         if event.get("type") in ("occurrence", "exception"):
             master = mailbox.events[event["seriesMasterId"]]
-            master["_former"] = {**master.get("_former", {}), **self.expansion(master)}
+            before = set(self.expansion(master))
             master.setdefault("_cancelled", []).append(event["originalStart"])
             mailbox.events.pop(event["id"], None)
             self.touch(mailbox, master, "updated")
+            self._vanished(master, before)
             return
         removed = [event] + [e for e in mailbox.events.values() if e.get("seriesMasterId") == event["id"]]
-        if event.get("type") == "seriesMaster":
-            event["_former"] = {**event.get("_former", {}), **self.expansion(event)}
+        before = set(self.expansion(event)) if event.get("type") == "seriesMaster" else set()
         for item in removed:
             mailbox.events.pop(item["id"], None)
             self.seq = next(self._seq)
             mailbox.tombstones[item["id"]] = Tombstone(self.seq, item["_calendar"], item)
+        self._vanished(event, before, all_gone=True)
         for listener in self.listeners:
             listener(mailbox, event, "deleted")
 
@@ -221,7 +228,7 @@ class Mailboxes:
 
     def occurrence(self, master: dict[str, Any], original: dt.datetime) -> dict[str, Any]:
         start, end = instant(master["start"]), instant(master["end"])
-        item = {k: copy.deepcopy(v) for k, v in master.items() if k not in ("recurrence", "_former", "_cancelled")}
+        item = {k: copy.deepcopy(v) for k, v in master.items() if k not in ("recurrence", "_gone", "_cancelled")}
         item.update(id=occurrence_id(master["id"], original), type="occurrence", seriesMasterId=master["id"],
                     originalStart=stamp(original), originalStartTimeZone=master["start"]["timeZone"], recurrence=None,
                     start=graph_time(original, master["start"]["timeZone"]),
