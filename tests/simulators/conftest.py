@@ -34,6 +34,18 @@ def google_tls(_google_tls_server: GoogleCalendarSimulator) -> GoogleCalendarSim
 
 
 @pytest.fixture
+def google_server(_google_server: GoogleCalendarSimulator) -> GoogleCalendarSimulator:
+    """The session's Google simulator as it is (tests that reset it themselves, once per example)."""
+    return _google_server
+
+
+@pytest.fixture
+def microsoft_server(_microsoft_server: MicrosoftGraphSimulator) -> MicrosoftGraphSimulator:
+    """The session's Graph simulator as it is (tests that reset it themselves, once per example)."""
+    return _microsoft_server
+
+
+@pytest.fixture
 def google(google_sim: GoogleCalendarSimulator, receiver: WebhookReceiver) -> GoogleCalendarSimulator:
     """The Google simulator with one connected user whose notifications may go to the plain-http receiver."""
     google_sim.add_user(GOOGLE_USER)

@@ -64,7 +64,7 @@ def play(op: Op, sim: Any, owner: str, made: list[dict[str, Any]]) -> None:
                 sim.move_event(owner, event["id"], moment(op[2], op[3]))
             elif kind == "delete":
                 sim.delete_event(owner, event["id"])
-            elif "recurrence" in event and event["recurrence"]:
+            elif event.get("recurrence"):
                 original = dt.datetime.fromisoformat(event["start"]["dateTime"])
                 if isinstance(sim, MicrosoftGraphSimulator):
                     original = original.replace(tzinfo=ZoneInfo(event["start"]["timeZone"]))
@@ -90,8 +90,8 @@ def shape(item: dict[str, Any]) -> tuple[str, str, str]:
 @example(ops=SERIES_MOVED)
 @example(ops=INSTANCE_CANCELLED)
 @example(ops=DELETED_AFTER_EXPIRY)
-def test_google_incremental_sync_converges_on_a_full_read(_google_server, ops):
-    google = _google_server
+def test_google_incremental_sync_converges_on_a_full_read(google_server, ops):
+    google = google_server
     google.reset()
     google.register_client(CLIENT_ID, CLIENT_SECRET)
     google.add_user(GOOGLE_USER)
@@ -143,8 +143,8 @@ def test_google_incremental_sync_converges_on_a_full_read(_google_server, ops):
 @example(ops=SERIES_MOVED)
 @example(ops=INSTANCE_CANCELLED)
 @example(ops=DELETED_AFTER_EXPIRY)
-def test_graph_delta_converges_on_the_calendar_view(_microsoft_server, ops):
-    graph = _microsoft_server
+def test_graph_delta_converges_on_the_calendar_view(microsoft_server, ops):
+    graph = microsoft_server
     graph.reset()
     graph.register_client(CLIENT_ID, CLIENT_SECRET)
     token = bearer(graph, graph.connect(MS_USER, CLIENT_ID, MS_TENANT))

@@ -15,7 +15,7 @@ from typing import Any
 
 from devstack.sims.google.channels import Channels
 from devstack.sims.google.listing import Lister
-from devstack.sims.google.schema import Invalid, check_event, check_params, error
+from devstack.sims.google.schema import Invalid, check_event, check_params, error, parse_rfc3339
 from devstack.sims.google.store import Calendar, GoogleStore, minimal, public
 from devstack.sims.http import SimRequest, SimResponse
 from devstack.sims.oauth import Grant
@@ -85,8 +85,10 @@ class EventsApi:
         if series is None or not series.get("recurrence"):
             return error(404, "notFound", "Not Found")
         show_deleted = request.param("showDeleted") == "true"
+        lo, hi = (parse_rfc3339(value, name) if (value := request.param(name)) else None
+                  for name in ("timeMin", "timeMax"))
         items = [minimal(i) if i.get("status") == "cancelled" else public(i)
-                 for i in self.store.instances(calendar, series, None, None)
+                 for i in self.store.instances(calendar, series, lo, hi)
                  if show_deleted or i.get("status") != "cancelled"]
         return SimResponse(200, {"kind": "calendar#events", "summary": calendar.summary,
                                  "timeZone": calendar.time_zone, "items": items})

@@ -182,6 +182,8 @@ def check_params(request: SimRequest, method: str, resource: str = "events") -> 
                 raise Invalid(f"Invalid value for {name}", "badRequest")
             if spec.get("type") == "boolean" and value not in ("true", "false"):
                 raise Invalid(f"Invalid value for {name}", "badRequest")
+            if spec.get("type") == "integer" and not (value.isdigit() and int(value) >= int(spec.get("minimum", 0))):
+                raise Invalid(f"Invalid value for {name}", "badRequest")
 
 
 

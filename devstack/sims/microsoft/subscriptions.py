@@ -43,7 +43,7 @@ from devstack.sims.push import Notification, Outbox, is_loopback_url
 
 CHANGE_TYPES = {"created", "updated", "deleted"}
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
-_RESOURCE = re.compile(r"^/?(?:(?P<me>me)|users/(?P<user>[^/]+))/(?:events|calendar/events|"
+_RESOURCE = re.compile(r"^/?(?:(?P<me>me)|users/(?P<user>[^/]+))/(?:events|(?P<default>calendar)/events|"
                        r"calendars/(?P<calendar>[^/]+)/events)$", re.IGNORECASE)
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -136,10 +136,11 @@ class Subscriptions:
             return mailbox
         if match["calendar"] and match["calendar"] not in mailbox.calendars:
             return graph_error(404, "ErrorItemNotFound", "The specified calendar was not found in the store.")
+        calendar = mailbox.default_calendar if match["default"] else match["calendar"]
         urls = [u for u in (body["notificationUrl"], body.get("lifecycleNotificationUrl")) if u]
         subscription = Subscription(
             str(uuid.uuid4()), body["resource"], changes, body["notificationUrl"], body.get("lifecycleNotificationUrl"),
-            body.get("clientState"), expiration, grant.client_id, grant.subject, mailbox.user, match["calendar"],
+            body.get("clientState"), expiration, grant.client_id, grant.subject, mailbox.user, calendar,
             mailbox.tenant, mailbox.object_id if not grant.application else grant.client_id)
 
         def validate_then_create() -> SimResponse:
