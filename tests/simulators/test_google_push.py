@@ -76,7 +76,7 @@ def test_a_channel_lives_for_its_ttl_and_then_sends_nothing(google, gapi, receiv
     channel = watch(gapi, receiver.url, params={"ttl": "60"}).json()
     assert now_ms + 59_000 <= int(channel["expiration"]) <= now_ms + 61_000
     asked = now_ms + 30_000
-    assert int(watch(gapi, receiver.url, "short", expiration=str(asked)).json()["expiration"]) == asked
+    assert int(watch(gapi, receiver.url, "short", expiration=asked).json()["expiration"]) == asked  # a JSON number
     receiver.wait_for(2)
     google.clock.advance(61)
     edit(google)

@@ -88,6 +88,8 @@ def schema_problems(value: Any, schema: dict[str, Any], where: str) -> list[str]
         return [] if ok else [f"{where}: expected an integer"]
     if kind == "number":
         return [] if isinstance(value, int | float) and not isinstance(value, bool) else [f"{where}: expected a number"]
+    if schema.get("format") in ("int64", "uint64") and isinstance(value, int) and not isinstance(value, bool):
+        return []  # 64-bit integers travel as strings, and Google reads a JSON number too (the push guide sends one)
     if not isinstance(value, str):
         return [f"{where}: expected a string"]
     if "enum" in schema and value not in schema["enum"]:
