@@ -3,7 +3,7 @@ the clinician consents (the simulator hands out a refresh token), the token goes
 and the integration points calsync at the simulator through its options.
 
 Used by the end-to-end tests and ``make demo``; the Microsoft simulator needs ``SSL_CERT_FILE`` set to
-its CA bundle before calsync makes its HTTP clients (see ``sim_microsoft``).
+its CA bundle before calsync makes its HTTP clients (see ``devstack.sims.microsoft``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider
 from calsync.store import integrations
-from devstack.sim_google import GoogleCalendarSimulator
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.google import GoogleCalendarSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
 
 CLIENT_ID = "calsync-local-client"

@@ -16,7 +16,7 @@ from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.oauth import token_secret as token_secret
 from calsync.providers.base import CalendarProvider
 from calsync.services import writers
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack
 from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
 

@@ -18,7 +18,7 @@ from calsync.domain.event import CalendarEvent, EventKey
 from calsync.oauth import memory
 from calsync.oauth import token_secret as token_secret
 from calsync.services import writers
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
 from tests.support.simulators import (
     CLIENT_ID,

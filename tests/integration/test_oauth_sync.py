@@ -18,7 +18,7 @@ from calsync.domain.model import PrivacySettings
 from calsync.store import integrations, ledger
 from devstack import sample_day
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack, StackResources
 from tests.support import appointments as fixtures
 from tests.support.pipeline import deliver

@@ -18,7 +18,7 @@ from calsync.core.errors import (
 )
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.providers.google import GoogleCalendarProvider
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from tests.support.simulators import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
 
 KEY = EventKey("int-google-1", "tenant-1", "apt-1")

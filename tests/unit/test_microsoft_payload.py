@@ -1,5 +1,5 @@
 """The Graph event body calsync sends, held to Graph's Event schema (field lists from Microsoft's own
-generated models, see devstack.graph_schema) and to calsync's rules; and the check that tells a
+generated models, see devstack.sims.microsoft.schema) and to calsync's rules; and the check that tells a
 retried create's stale answer from a fresh one."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from calsync.domain.event import CalendarEvent, EventKey
 from calsync.domain.model import PrivacySettings
 from calsync.domain.privacy import render
 from calsync.providers.microsoft import MARKER_ID, creation_fields, event_body, shows
-from devstack.graph_schema import problems
+from devstack.sims.microsoft.schema import problems
 from tests.support import appointments as fixtures
 
 KEY = EventKey("int-ms-1", "tenant-1", "apt-1")

@@ -18,7 +18,7 @@ from calsync.core.errors import (
 )
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.providers.microsoft import MARKER_ID, MicrosoftGraphProvider
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from tests.support.simulators import (
     CLIENT_ID,
     MS_TENANT,

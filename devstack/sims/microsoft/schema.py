@@ -1,13 +1,14 @@
-"""Microsoft Graph's Event schema, held as data, for the Graph simulator to reject unknown fields.
+"""Microsoft Graph's Event, Calendar and Subscription schemas, held as data, for the Graph simulator to
+reject unknown fields.
 
-The field lists in ``graph_event_schema.json`` are extracted once from the Kiota models that Microsoft
+The field lists in ``graph_schema.json`` are extracted once from the Kiota models that Microsoft
 generates from Graph's own metadata and ships in the ``msgraph-sdk`` package
 (``msgraph/generated/models/*.py``: each model's ``get_field_deserializers`` names every JSON field
 and its type). The SDK itself is not a dependency: it unpacks to about 450 MB. To refresh the file:
 
     python -m venv /tmp/msgraph && /tmp/msgraph/bin/pip install msgraph-sdk
-    .venv/bin/python -m devstack.graph_schema /tmp/msgraph/lib/python3.13/site-packages/msgraph > \\
-        devstack/graph_event_schema.json
+    .venv/bin/python -m devstack.sims.microsoft.schema /tmp/msgraph/lib/python3.13/site-packages/msgraph > \\
+        devstack/sims/microsoft/graph_schema.json
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = Path(__file__).with_name("graph_event_schema.json")
+SCHEMA_FILE = Path(__file__).with_name("graph_schema.json")
 ROOT_TYPE = "Event"
+ROOT_TYPES = ("Event", "Calendar", "Subscription")
 
 _FIELD = re.compile(r'"(?P<name>[^"]+)": lambda n : setattr\(self, \'\w+\', n\.(?P<getter>get_\w+)\((?P<arg>\w*)\)\)')
 _IMPORT = re.compile(r"from \.(?P<module>\w+) import (?P<name>\w+)")
@@ -49,11 +51,11 @@ def _class_source(models: Path, name: str) -> tuple[str, dict[str, str]]:
 
 
 def extract(package: Path) -> dict[str, Any]:
-    """Every type reachable from Event: its fields (kind and, for objects and enums, the type name)."""
+    """Every type reachable from the root types: its fields (kind and, for objects and enums, the type name)."""
     models = package / "generated" / "models"
     types: dict[str, dict[str, Any]] = {}
     enums: dict[str, list[str]] = {}
-    pending = [ROOT_TYPE]
+    pending = list(ROOT_TYPES)
     while pending:
         name = pending.pop()
         if name in types or name in enums:

@@ -1,5 +1,5 @@
 """What the Google and Microsoft simulators share: a threaded HTTP(S) server on 127.0.0.1 (the kernel
-picks the port), a log of every request received, injectable faults, and an OAuth token book.
+picks the port), a log of every request received, injectable faults, and a clock tests can move.
 
 Faults are queued with :meth:`Simulator.inject` and consumed by the requests they match, in order:
 
@@ -10,6 +10,10 @@ Faults are queued with :meth:`Simulator.inject` and consumed by the requests the
     sim.inject(expire_tokens=True, after=3)                 # every access token expires just before the
                                                             # fourth API call from now (which gets 401)
 
+Request log: ``sim.requests`` (every request with the status answered), ``sim.calls(method, path_contains)``
+to filter it, ``sim.forget_requests()``. Time: ``sim.clock.advance(seconds)`` moves the simulator's "now"
+(token, code, channel and subscription lifetimes all read it) without waiting.
+
 Nothing here is used by deployed code.
 """
 
@@ -17,18 +21,19 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import ssl
 import tempfile
 import threading
 import time
+import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from devstack.ports import LOOPBACK
 
@@ -62,8 +67,6 @@ class SimRequest:
         if scheme.lower() != "basic":
             return None
         user, _, password = base64.b64decode(encoded).decode().partition(":")
-        from urllib.parse import unquote_plus
-
         return unquote_plus(user), unquote_plus(password)
 
 
@@ -72,6 +75,46 @@ class SimResponse:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An answer that needs outbound calls first (Graph's validation handshake): ``run`` is called
+    without the simulator's lock, so the far end may call back in; it takes the lock itself to write."""
+
+    run: Callable[[], SimResponse]
+
+
+class Clock:
+    """The simulator's wall clock: real time plus an offset that tests advance instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def reset(self) -> None:
+        self.offset = 0.0
+
+
+def loopback_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1/localhost signed by a throw-away CA, and that CA's PEM file."""
+    import trustme
+
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(LOOPBACK, "localhost").configure_cert(context)
+    bundle = directory / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    return context, bundle
+
+
+class Html(str):
+    """A response body to serve as ``text/html``."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +156,7 @@ class Simulator(ABC):
         self.ca_bundle: Path | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.clock = Clock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -129,13 +173,7 @@ class Simulator(ABC):
         return self
 
     def _tls_context(self) -> ssl.SSLContext:
-        import trustme
-
-        authority = trustme.CA()
-        authority.issue_cert(LOOPBACK, "localhost").configure_cert(context := ssl.create_default_context(
-            ssl.Purpose.CLIENT_AUTH))
-        self.ca_bundle = self._tmp / "ca.pem"
-        authority.cert_pem.write_to_path(str(self.ca_bundle))
+        context, self.ca_bundle = loopback_tls(self._tmp)
         return context
 
     def stop(self) -> None:
@@ -176,6 +214,7 @@ class Simulator(ABC):
         with self._lock:
             self._faults.clear()
             self._requests.clear()
+            self.clock.reset()
             self.clear_state()
 
     def forget_requests(self) -> None:
@@ -187,9 +226,26 @@ class Simulator(ABC):
         with self._lock:
             return list(self._requests)
 
+    def calls(self, method: str | None = None, path_contains: str | None = None) -> list[Recorded]:
+        """The logged requests with this method and a path containing ``path_contains``, in order."""
+        return [r for r in self.requests if (method is None or r.request.method == method)
+                and (path_contains is None or path_contains in r.request.path)]
+
     # -- dispatch -----------------------------------------------------------------------------------
 
     def dispatch(self, request: SimRequest) -> SimResponse | None:
+        try:
+            planned, drop = self._answer(request)
+            answer = planned.run() if isinstance(planned, Deferred) else planned
+        except Exception as failure:  # a simulator bug: say so loudly rather than drop the connection
+            traceback.print_exc()
+            planned, drop = SimResponse(500, {"error": f"simulator failure: {failure!r}"}), False
+            answer = planned
+        with self._lock:
+            self._requests.append(Recorded(request, None if drop else answer.status))
+        return None if drop else answer  # dropped: the work is done, the answer is lost
+
+    def _answer(self, request: SimRequest) -> tuple[SimResponse | Deferred, bool]:
         with self._lock:
             fault = None
             for candidate in [f for f in self._faults if f.matches(request)]:
@@ -204,13 +260,8 @@ class Simulator(ABC):
                 if fault.expire_tokens:
                     self.expire_access_tokens()
             if fault is not None and fault.status is not None:
-                response: SimResponse | None = self.fault_response(fault, request)
-            else:
-                response = self.handle(request)
-                if fault is not None and fault.drop_after_commit:
-                    response = None
-            self._requests.append(Recorded(request, response.status if response is not None else None))
-            return response
+                return self.fault_response(fault, request), False
+            return self.handle(request), fault is not None and fault.drop_after_commit
 
     def fault_response(self, fault: Fault, request: SimRequest) -> SimResponse:
         assert fault.status is not None
@@ -227,7 +278,7 @@ class Simulator(ABC):
         """The provider's error body for an injected status (an API or a token endpoint one)."""
 
     @abstractmethod
-    def handle(self, request: SimRequest) -> SimResponse:
+    def handle(self, request: SimRequest) -> SimResponse | Deferred:
         """Answers one request (called under the simulator's lock: one request at a time)."""
 
     @abstractmethod
@@ -252,6 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if response.body is None:
             payload, content_type = b"", None
+        elif isinstance(response.body, Html):
+            payload, content_type = str(response.body).encode(), "text/html; charset=utf-8"
         elif isinstance(response.body, bytes | str):
             payload = response.body.encode() if isinstance(response.body, str) else response.body
             content_type = "text/plain; charset=utf-8"
@@ -267,107 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the simulator's request log is the record."""
-
-
-# -- OAuth ----------------------------------------------------------------------------------------------
-
-@dataclass
-class Grant:
-    """One consent: a user (or, with client credentials, a tenant) granting a client access."""
-
-    client_id: str
-    subject: str
-    tenant: str = ""
-    scope: str = ""
-    application: bool = False
-    revoked: bool = False
-
-
-class TokenBook:
-    """Clients, refresh tokens and access tokens of one simulated identity provider."""
-
-    def __init__(self, access_lifetime_seconds: int = 3600) -> None:
-        self.access_lifetime_seconds = access_lifetime_seconds
-        self.clients: dict[str, str] = {}
-        self._refresh: dict[str, Grant] = {}
-        self._access: dict[str, tuple[Grant, float]] = {}
-
-    def register_client(self, client_id: str, client_secret: str) -> None:
-        self.clients[client_id] = client_secret
-
-    def client_ok(self, client_id: str | None, client_secret: str | None) -> bool:
-        return client_id is not None and client_secret is not None and self.clients.get(client_id) == client_secret
-
-    def consent(self, client_id: str, subject: str, *, tenant: str = "", scope: str = "") -> str:
-        """A fresh refresh token, as an authorization-code exchange would return it."""
-        return self._new_refresh(Grant(client_id, subject, tenant, scope))
-
-    def _new_refresh(self, grant: Grant) -> str:
-        token = f"rt-{secrets.token_urlsafe(24)}"
-        self._refresh[token] = grant
-        return token
-
-    def redeem(self, refresh_token: str | None, client_id: str | None) -> Grant | None:
-        """The grant behind a refresh token, if it is known, not revoked and issued to this client."""
-        grant = self._refresh.get(refresh_token or "")
-        return grant if grant is not None and not grant.revoked and grant.client_id == client_id else None
-
-    def rotate(self, refresh_token: str) -> str:
-        """The next refresh token of the same grant (the old one stays valid, as Microsoft does)."""
-        return self._new_refresh(self._refresh[refresh_token])
-
-    def issue(self, grant: Grant) -> tuple[str, int]:
-        token = f"at-{secrets.token_urlsafe(24)}"
-        self._access[token] = (grant, time.time() + self.access_lifetime_seconds)
-        return token, self.access_lifetime_seconds
-
-    def application_grant(self, client_id: str, tenant: str) -> Grant:
-        return Grant(client_id, subject=f"app:{client_id}", tenant=tenant, application=True)
-
-    def bearer(self, token: str | None) -> Grant | None:
-        """The grant behind a live access token, else None (unknown, expired or revoked)."""
-        entry = self._access.get(token or "")
-        if entry is None or entry[1] <= time.time() or entry[0].revoked:
-            return None
-        return entry[0]
-
-    def expire_access_tokens(self) -> None:
-        """Every access token issued so far is now expired (the next API call answers 401)."""
-        self._access = {token: (grant, 0.0) for token, (grant, _) in self._access.items()}
-
-    def revoke(self, subject: str | None = None) -> None:
-        """Revokes the consent of ``subject`` (everyone's without one): its refresh and access tokens die."""
-        for grant in {id(g): g for g in self._refresh.values()}.values():
-            if subject is None or grant.subject == subject:
-                grant.revoked = True
-        for grant, _ in self._access.values():
-            if subject is None or grant.subject == subject:
-                grant.revoked = True
-
-    def live_refresh_tokens(self, subject: str) -> list[str]:
-        return [t for t, g in self._refresh.items() if g.subject == subject and not g.revoked]
-
-    def clear(self) -> None:
-        self.clients.clear()
-        self._refresh.clear()
-        self._access.clear()
-
-
-class OAuthSimulator(Simulator):
-    """A simulator with an OAuth token endpoint: the consent switches every provider offers."""
-
-    tokens: TokenBook
-
-    def revoke(self, user: str | None = None) -> None:
-        """The clinician (or an admin) removed calsync's access: refresh tokens now get ``invalid_grant``."""
-        with self._lock:
-            self.tokens.revoke(user)
-
-    def expire_access_tokens(self) -> None:
-        """Every access token handed out so far is now expired (the next API call gets 401)."""
-        with self._lock:
-            self.tokens.expire_access_tokens()
