@@ -11,7 +11,7 @@ import pytest
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.sims.receiver import WebhookReceiver
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, MS_TENANT, MS_USER, trusting_client
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, MS_TENANT, MS_USER, trusting_client
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.provider_sims import CLIENT_ID, GOOGLE_USER
 from tests.simulators.conftest import bearer
+from tests.support.simulators import CLIENT_ID, GOOGLE_USER
 
 SCOPE = "https://www.googleapis.com/auth/"
 NY = ZoneInfo("America/New_York")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from devstack.sims.google import GoogleCalendarSimulator
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER
 
 REDIRECT = "https://connect.calsync.test/oauth/google/callback"
 EVENTS = "https://www.googleapis.com/auth/calendar.events"

@@ -13,8 +13,8 @@ import pytest
 
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.receiver import Answer, Received, WebhookReceiver
-from tests.provider_sims import CLIENT_ID, GOOGLE_USER
 from tests.simulators.conftest import bearer
+from tests.support.simulators import CLIENT_ID, GOOGLE_USER
 
 CAL = GOOGLE_USER
 START = dt.datetime(2027, 1, 4, 9, 30, tzinfo=ZoneInfo("America/New_York"))

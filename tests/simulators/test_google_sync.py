@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from devstack.sims.google import GoogleCalendarSimulator
-from tests.provider_sims import GOOGLE_USER
+from tests.support.simulators import GOOGLE_USER
 
 NY = ZoneInfo("America/New_York")
 CAL = GOOGLE_USER

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from devstack.sims.microsoft import MicrosoftGraphSimulator
-from tests.provider_sims import CLIENT_ID, MS_TENANT, MS_USER
 from tests.simulators.conftest import bearer
+from tests.support.simulators import CLIENT_ID, MS_TENANT, MS_USER
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 WINDOW = {"startDateTime": "2027-01-01T00:00:00Z", "endDateTime": "2027-02-01T00:00:00Z"}

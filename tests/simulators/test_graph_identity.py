@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from devstack.sims.microsoft import MicrosoftGraphSimulator
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, MS_TENANT, MS_USER
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, MS_TENANT, MS_USER
 
 REDIRECT = "https://connect.calsync.test/oauth/microsoft/callback"
 SCOPES = ["https://graph.microsoft.com/Calendars.ReadWrite"]

@@ -13,8 +13,8 @@ import pytest
 
 from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.sims.receiver import Answer, Received, WebhookReceiver
-from tests.provider_sims import CLIENT_ID, MS_TENANT, MS_USER
 from tests.simulators.conftest import bearer
+from tests.support.simulators import CLIENT_ID, MS_TENANT, MS_USER
 
 START = dt.datetime(2027, 1, 4, 9, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
 

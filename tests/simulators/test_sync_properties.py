@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, MS_TENANT, MS_USER, trusting_client
 from tests.simulators.conftest import bearer
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, MS_TENANT, MS_USER, trusting_client
 
 ZONE = ZoneInfo("America/New_York")
 WINDOW = ("2027-01-01T00:00:00Z", "2027-03-01T00:00:00Z")

@@ -18,8 +18,8 @@ import pytest
 from calsync.core.settings import get_settings
 from calsync.domain.model import Integration, PrivacySettings, Provider
 from devstack.sims.google import GoogleCalendarSimulator
-from devstack.sims.oauth import Grant, TokenBook
 from devstack.sims.microsoft import MicrosoftGraphSimulator
+from devstack.sims.oauth import Grant, TokenBook
 
 CLIENT_ID, CLIENT_SECRET = "calsync-test-client", "calsync-test-client-secret"
 GOOGLE_USER = "dr.okafor@gmail.example"

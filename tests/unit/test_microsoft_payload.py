@@ -40,6 +40,18 @@ def test_times_are_wall_clock_in_the_iana_zone_and_nothing_invites_anyone():
     assert "attendees" not in body
 
 
+def test_a_time_in_the_repeated_hour_of_a_fall_back_night_is_sent_in_utc():
+    # 2027-11-07, New York: 01:30 EDT (05:30Z) to 01:30 EST (06:30Z) - the same wall clock at both ends
+    body = event_body(timed(start=dt.datetime(2027, 11, 7, 5, 30, tzinfo=dt.UTC),
+                            end=dt.datetime(2027, 11, 7, 6, 30, tzinfo=dt.UTC)))
+    assert body["start"] == {"dateTime": "2027-11-07T05:30:00", "timeZone": "UTC"}
+    assert body["end"] == {"dateTime": "2027-11-07T06:30:00", "timeZone": "UTC"}
+    assert problems(body) == []
+    calm = event_body(timed(start=dt.datetime(2027, 11, 7, 7, 30, tzinfo=dt.UTC),
+                            end=dt.datetime(2027, 11, 7, 8, 0, tzinfo=dt.UTC)))
+    assert calm["start"] == {"dateTime": "2027-11-07T02:30:00", "timeZone": "America/New_York"}
+
+
 def test_hidden_location_is_cleared_not_left_behind():
     body = event_body(timed(location=None, private=False))
     assert body["location"] == {"displayName": ""}

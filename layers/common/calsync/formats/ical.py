@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey
+from calsync.formats.clock import zoned
 from calsync.formats.vtimezone import vtimezone
 
 PRODID = "-//calsync//calendar sync//EN"
@@ -21,16 +22,6 @@ _SEQUENCE_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 def sequence_at(moment: dt.datetime) -> int:
     """A SEQUENCE that grows with every rewrite without a stored counter: seconds since 2024."""
     return max(0, int((moment - _SEQUENCE_EPOCH).total_seconds()))
-
-
-def zoned(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    """``moment`` as local time in ``zone``, or in UTC when that local time occurs twice (the hour a
-    DST change repeats): a ``TZID`` local time means its first occurrence (RFC 5545 §3.3.5), so only
-    UTC can name the second one."""
-    local = moment.astimezone(zone)
-    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
-        return moment.astimezone(dt.UTC)
-    return local
 
 
 def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:

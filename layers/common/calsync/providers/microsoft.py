@@ -33,6 +33,7 @@ import httpx
 from calsync.core.errors import ConfigurationError, ProviderConflictError
 from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
+from calsync.formats.clock import zoned
 from calsync.http.bearer import BearerSession, TokenSource
 from calsync.http.outcomes import Answer, answer, raise_for_status
 
@@ -47,9 +48,11 @@ PREFER = 'IdType="ImmutableId", outlook.timezone="UTC", outlook.body-content-typ
 
 
 def _local(moment: dt.datetime, zone: str) -> dict[str, str]:
-    """Graph's dateTimeTimeZone: wall-clock time without offset, plus the IANA zone."""
-    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": zone}
+    """Graph's dateTimeTimeZone: wall-clock time without offset, plus the IANA zone — or UTC for a time
+    in the hour a fall-back night repeats, which a wall-clock value cannot name (``formats.clock``)."""
+    shown = zoned(moment, ZoneInfo(zone))
+    name = "UTC" if shown.tzinfo is dt.UTC else zone
+    return {"dateTime": shown.replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": name}
 
 
 def event_body(event: CalendarEvent) -> dict[str, Any]:
