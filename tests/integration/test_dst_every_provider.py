@@ -72,7 +72,11 @@ def microsoft(stack: LocalStack, tenant_id: str, sim: object) -> Reader:
 
 def feed(tenant_id: str, server: FeedServer) -> Reader:
     _, issued = feeds.create_feed(tenant_id, "dr-dst", privacy=PRIVACY, backfill=False)
-    return lambda: instants([(e.start, e.end) for e in parse_calendar("feed", fetch(server, issued.token).body.decode())])
+    def read() -> set[tuple[dt.datetime, dt.datetime]]:
+        document = fetch(server, issued.token).body.decode()
+        return instants([(e.start, e.end) for e in parse_calendar("feed", document)])
+
+    return read
 
 
 @pytest.mark.parametrize("kind", ["caldav", "google", "microsoft", "feed"])
