@@ -2,9 +2,17 @@
 
 Log lines carry identifiers only (tenant, appointment, integration, provider) as correlation keys.
 Metric dimensions are low-cardinality (provider, outcome). Patient details never go into either.
+
+The libraries underneath log whole requests and responses at DEBUG — botocore the bodies of Secrets
+Manager and SQS calls (refresh tokens, client secrets, a dead-lettered event's patient details), msal its
+token cache, httpx and pynamodb URLs and items. Their loggers are held at WARNING whatever level the
+function runs at (:data:`QUIET_LIBRARIES`), so ``LogLevel: DEBUG`` shows calsync's own reasoning and
+nothing of theirs.
 """
 
 from __future__ import annotations
+
+import logging
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -12,6 +20,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 SERVICE = "calsync"
 NAMESPACE = "CalSync"
 
+QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "pynamodb", "httpx", "httpcore", "msal",
+                   "google", "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "aws_lambda_powertools")
+"""Logger hierarchies that would log payloads below WARNING. Their children inherit the level."""
+
+
+def quiet_libraries() -> None:
+    """Holds every library logger that could log a payload at WARNING (idempotent)."""
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        if library.level < logging.WARNING:
+            library.setLevel(logging.WARNING)
+
+
+quiet_libraries()
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
