@@ -29,7 +29,7 @@ from devstack.stack import LocalStack, StackResources
 from tests.support.feeds import fetch
 from tests.support.pipeline import dead_letters, deliver
 
-DETAILED = PrivacySettings(client_display="full_name", show_visit_type=True, show_notes=True)  # type: ignore[arg-type]
+DETAILED = PrivacySettings(client_display="full_name", show_visit_type=True, show_notes=True)
 
 
 @contextmanager
