@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import shutil
 import ssl
 import tempfile
 import threading
@@ -111,6 +112,8 @@ class Simulator(ABC):
         self._tls = tls
         self._tmp = Path(tempfile.mkdtemp(prefix=f"calsync-{self.name}-"))
         self.ca_bundle: Path | None = None
+        # where the provider would send its push notifications: the local API's webhook route, when running
+        self.webhook_base_url: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -131,6 +134,7 @@ class Simulator(ABC):
     def _tls_context(self) -> ssl.SSLContext:
         import trustme
 
+        self._tmp.mkdir(parents=True, exist_ok=True)
         authority = trustme.CA()
         authority.issue_cert(LOOPBACK, "localhost").configure_cert(context := ssl.create_default_context(
             ssl.Purpose.CLIENT_AUTH))
@@ -143,6 +147,7 @@ class Simulator(ABC):
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        shutil.rmtree(self._tmp, ignore_errors=True)  # the throw-away CA goes with the simulator
 
     def __enter__(self) -> Self:
         return self.start()

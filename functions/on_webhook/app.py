@@ -1,20 +1,20 @@
 """POST /webhooks/{provider}: calendar-provider push notifications and booking-platform webhooks.
 
-Not implemented yet. The later work (two-way sync and booking-platform intake, see ARCHITECTURE.md "Data flow")
-verifies each request (Google channel token, Graph clientState and validation handshake, booking-platform
-signatures), runs the incremental pull and publishes ``External Busy Time Changed`` or ``Appointment Changed``
-on the bus. Until then every call fails loudly: a fake 200 would tell a provider its notification was handled.
+Not implemented yet. The later work (two-way sync and booking-platform intake) verifies each request (Google
+channel token, Graph clientState and validation handshake, booking-platform signatures), runs the incremental
+pull and publishes ``External Busy Time Changed`` or ``Appointment Changed`` on the bus. Until then every call
+is answered 501 without raising: a 200 would tell a provider its notification was handled, and a raise would
+let anyone on the internet trip the function's error alarm.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import json
+from typing import Any
 
-PENDING_WORK = (
-    "on_webhook is not implemented yet: request verification, incremental pull and publishing to the bus "
-    "come with the two-way sync and booking-platform webhook work"
-)
+PENDING_WORK = "webhooks are not handled yet"
 
 
-def lambda_handler(event: dict[str, Any], context: object) -> NoReturn:
-    raise NotImplementedError(PENDING_WORK)
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return {"statusCode": 501, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"message": PENDING_WORK})}

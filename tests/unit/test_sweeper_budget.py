@@ -9,7 +9,7 @@ from calsync import recovery, redrive, sweeper
 from calsync.settings import get_settings
 from calsync.store import sweeps
 from calsync.store.tables import LedgerItem, SweepTaskItem
-from tests.unit.cfn_template import load_template
+from devstack.cfn_template import load_template
 
 
 def test_a_budget_runs_out_of_syncs_reads_and_time() -> None:

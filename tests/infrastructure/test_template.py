@@ -17,7 +17,7 @@ import pytest
 
 from calsync.observability import NAMESPACE, SERVICE, Metric
 from calsync.settings import Settings
-from tests.unit.cfn_template import (
+from devstack.cfn_template import (
     ROOT,
     function_environment,
     function_setting,
