@@ -107,6 +107,7 @@ class Deployment:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._exit = ExitStack()
+        self._started = False
 
     @property
     def simulators(self) -> dict[str, Any]:
@@ -125,7 +126,10 @@ class Deployment:
 
     def start(self, *, workers: bool = True) -> Self:
         """Starts every part; on any failure stops what had started. ``workers``: poll the queues and run
-        the schedules in the background (off: the caller drives them)."""
+        the schedules in the background (off: the caller drives them). Started once; later calls return it."""
+        if self._started:
+            return self
+        self._started = True
         try:
             apply_env(self.env())
             for sim in self.simulators.values():
@@ -194,13 +198,22 @@ class Deployment:
 
     # -- driving it (demo, tests, console) -------------------------------------------------------------
 
-    def source(self, function: str = "OnAppointmentChangeFunction") -> SqsEventSource:
-        """The queue runner of ``function`` (its SQS mapping in the template)."""
-        return self.sources[function]
+    def source(self, function: str = "OnAppointmentChangeFunction", *, batch_size: int | None = None) -> SqsEventSource:
+        """The queue runner of ``function`` (its SQS mapping in the template), or one like it taking
+        ``batch_size`` messages at a time."""
+        source = self.sources[function]
+        if batch_size is None:
+            return source
+        return SqsEventSource(source.sqs, source.queue_url, self.functions[function], batch_size=batch_size,
+                              function_name=self.functions[function].name,
+                              memory_limit_in_mb=self.functions[function].spec.memory_mb,
+                              timeout_seconds=self.functions[function].spec.timeout_seconds, region=REGION,
+                              account_id=ACCOUNT_ID)
 
-    def drain(self, function: str = "OnAppointmentChangeFunction", *, max_seconds: float = 120.0) -> DrainResult:
+    def drain(self, function: str = "OnAppointmentChangeFunction", *, batch_size: int | None = None,
+              max_seconds: float = 120.0) -> DrainResult:
         """Runs ``function`` on its queue until the queue is empty (failed messages are waited for)."""
-        return self.source(function).drain(max_seconds=max_seconds)
+        return self.source(function, batch_size=batch_size).drain(max_seconds=max_seconds)
 
     def run_schedule_now(self, function: str = "RetrySweeperFunction") -> Any:
         return self.schedules[function].run_now()

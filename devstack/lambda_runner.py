@@ -105,8 +105,8 @@ class SqsEventSource:
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise DevstackError(f"batch_size must be 1-{MAX_BATCH_SIZE}")
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self.sqs = sqs
+        self.queue_url = queue_url
         self._handler = handler
         self._batch_size = batch_size
         self._function_name = function_name
@@ -119,8 +119,8 @@ class SqsEventSource:
 
     def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
         """One receive and, if it brought messages, one invocation."""
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
@@ -162,8 +162,8 @@ class SqsEventSource:
 
     def is_empty(self) -> bool:
         """No message waiting and none in flight (a failed one waiting out its visibility timeout counts)."""
-        counts = self._sqs.get_queue_attributes(
-            QueueUrl=self._queue_url,
+        counts = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return counts.get("ApproximateNumberOfMessages") == "0" and counts.get(
             "ApproximateNumberOfMessagesNotVisible") == "0"
@@ -224,7 +224,7 @@ class SqsEventSource:
             {"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(receipt_handles)
         ]
         if entries:
-            result = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            result = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if result.get("Failed"):
                 raise DevstackError(f"SQS refused to delete {len(result['Failed'])} message(s)")
 

@@ -33,12 +33,10 @@ def scheduled_event(rule_arn: str, region: str, account_id: str) -> dict[str, An
 class Schedule:
     """Invokes ``function`` every ``period_seconds`` on its own thread until stopped."""
 
-    def __init__(self, function: LocalFunction, period_seconds: float, event: Callable[[], dict[str, Any]],
-                 *, on_result: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, function: LocalFunction, period_seconds: float, event: Callable[[], dict[str, Any]]) -> None:
         self.function = function
         self.period_seconds = period_seconds
         self._event = event
-        self._on_result = on_result
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"schedule-{function.name}", daemon=True)
         self.ticks = 0
@@ -47,8 +45,6 @@ class Schedule:
         """One tick now (the handler's lock keeps it from overlapping a scheduled one)."""
         result = self.function.invoke(self._event())
         self.ticks += 1
-        if self._on_result is not None:
-            self._on_result(result)
         return result
 
     def _loop(self) -> None:

@@ -11,12 +11,11 @@ import datetime as dt
 import json
 import shlex
 import shutil
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from devstack import sample_day
+from devstack.cfn_template import ROOT
 from devstack.deployment import Deployment
 from devstack.samples import SampleClinician
 from devstack.stack import FAKE_CREDENTIAL, REGION
@@ -28,9 +27,10 @@ SWITCH_A_FAULT = "switch a provider fault on (the next Google Calendar write ans
 
 
 def aws_cli() -> str:
-    """The ``aws`` command installed beside this interpreter (requirements-dev.txt), else the one on PATH."""
-    beside = Path(sys.executable).parent / "aws"
-    return str(beside) if beside.exists() else (shutil.which("aws") or "aws")
+    """The ``aws`` command of the project's AWS CLI venv (``make install``: requirements-awscli.txt), else the
+    one on PATH."""
+    ours = ROOT / ".venv-awscli" / "bin" / "aws"
+    return str(ours) if ours.exists() else (shutil.which("aws") or "aws")
 
 
 def aws(*arguments: str, endpoint: str) -> str:
