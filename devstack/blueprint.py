@@ -157,7 +157,12 @@ class Blueprint:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE) -> Blueprint:
-        return _read(load_template(path))
+        return cls.of(load_template(path))
+
+    @classmethod
+    def of(cls, template: dict[str, Any]) -> Blueprint:
+        """The blueprint of a template already read (see ``devstack.cfn_template.load_template``)."""
+        return _read(template)
 
     def sub(self, text: str) -> str:
         return render_sub(self.template, text, {"Environment": ENVIRONMENT, "AWS::StackName": STACK_NAME})
