@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 
 import pytest
 
@@ -27,6 +28,13 @@ pytest_plugins = ["tests.provider_sims"]  # the Google and Microsoft simulators 
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))
 TIME_SCALE = 60
+
+from calsync.settings import Settings  # noqa: E402 - reads nothing at import; after the env all the same
+
+_LEASE_DEFAULT: object = next(f.default for f in fields(Settings) if f.name == "lease_seconds")
+assert isinstance(_LEASE_DEFAULT, int)
+ENGINE_LEASE_SECONDS = _LEASE_DEFAULT
+"""The engine's lease as deployed (template.yaml does not set CALSYNC_LEASE_SECONDS)."""
 
 _started: list[Deployment] = []
 

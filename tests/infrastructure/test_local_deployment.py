@@ -17,7 +17,7 @@ from calsync.contract import DETAIL_TYPE, SOURCE_PREFIX
 from calsync.settings import Settings
 from devstack.cfn_template import function_environment, load_template, ref_target, render_sub, resources_of_type
 from devstack.deployment import Deployment
-from tests.conftest import TIME_SCALE
+from tests.conftest import ENGINE_LEASE_SECONDS, TIME_SCALE
 
 TEMPLATE = load_template()
 QUEUES = sorted(resources_of_type(TEMPLATE, "AWS::SQS::Queue"))
@@ -30,9 +30,8 @@ def local(text: str) -> str:
 
 def queue_attributes(deployment: Deployment, logical_id: str) -> dict[str, str]:
     url = deployment.stack.resources.queue_urls[logical_id]
-    attributes: dict[str, str] = deployment.stack.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return attributes
+    attributes = deployment.stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    return {str(name): value for name, value in attributes["Attributes"].items()}
 
 
 @pytest.mark.parametrize("queue", QUEUES)
@@ -58,7 +57,7 @@ def test_the_changes_queue_keeps_the_ratio_of_visibility_timeout_to_the_engines_
     queue = ref_target(mapping["Properties"]["EventSourceArn"])
     assert queue is not None
     template_visibility = int(TEMPLATE["Resources"][queue]["Properties"]["VisibilityTimeout"])
-    lease = Settings.from_environment({name: "calsync-x" for name in Settings.required_variables()}).lease_seconds
+    lease = ENGINE_LEASE_SECONDS
     local_visibility = int(queue_attributes(deployment, queue)["VisibilityTimeout"])
     assert template_visibility % TIME_SCALE == 0 and lease % TIME_SCALE == 0, "the scale must divide both exactly"
     assert local_visibility / (lease / TIME_SCALE) == template_visibility / lease

@@ -8,6 +8,7 @@ Durations are divided by one factor, so the ratios are the template's while the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -15,18 +16,18 @@ from typing import Any
 import pytest
 
 from calsync import engine
-from calsync.settings import Settings
 from calsync.store import appointments, ledger
 from devstack import sample_day
 from devstack.deployment import Deployment
 from devstack.lambda_runner import SqsEventSource
 from devstack.stack import CHANGES_QUEUE, LocalStack, scaled_seconds
-from tests.conftest import TIME_SCALE
+from tests.conftest import ENGINE_LEASE_SECONDS, TIME_SCALE
 from tests.integration.reliability import connect
 from tests.integration.spine import calendar, dead_letters, put_events
 
 PARITY_SCALE = 360  # the changes queue's 360 s visibility timeout becomes 1 s
-DEFAULT_LEASE = Settings.from_environment({name: "calsync-x" for name in Settings.required_variables()}).lease_seconds
+assert CHANGES_QUEUE.max_receive_count is not None, "template.yaml gives the changes queue a redrive policy"
+MAX_RECEIVE_COUNT = CHANGES_QUEUE.max_receive_count
 
 
 def test_a_failing_message_is_received_max_receive_count_times_a_visibility_timeout_apart_then_dead_lettered(
@@ -49,10 +50,10 @@ def test_a_failing_message_is_received_max_receive_count_times_a_visibility_time
     result = SqsEventSource(sqs, pair.url, handler).drain(max_seconds=60)
 
     # THEN it was handed over exactly maxReceiveCount (5) times, each a visibility timeout after the last
-    assert [count for _, count in received] == list(range(1, CHANGES_QUEUE.max_receive_count + 1))
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(received, received[1:], strict=False)]
+    assert [count for _, count in received] == list(range(1, MAX_RECEIVE_COUNT + 1))
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(received)]
     assert all(gap >= visibility * 0.95 for gap in gaps), gaps
-    assert time.monotonic() - started >= (CHANGES_QUEUE.max_receive_count - 1) * visibility * 0.95
+    assert time.monotonic() - started >= (MAX_RECEIVE_COUNT - 1) * visibility * 0.95
     assert (result.failed, result.succeeded) == (CHANGES_QUEUE.max_receive_count, 0)
     # AND SQS moved it to the dead-letter queue
     dead = sqs.receive_message(QueueUrl=pair.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -66,8 +67,8 @@ def test_a_change_that_meets_a_live_lease_is_retried_after_the_lease_not_dead_le
     # the template's ratio, held on the item by another invocation
     visibility = int(stack.client("sqs").get_queue_attributes(
         QueueUrl=resources.changes.url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
-    lease = DEFAULT_LEASE // TIME_SCALE
-    assert visibility / lease == CHANGES_QUEUE.visibility_timeout / DEFAULT_LEASE
+    lease = ENGINE_LEASE_SECONDS // TIME_SCALE
+    assert visibility / lease == CHANGES_QUEUE.visibility_timeout / ENGINE_LEASE_SECONDS
     monkeypatch.setattr(engine, "LEASE_WAITS_SECONDS", ())  # a busy lease fails the delivery at once
     clinician = connect(stack, tenant_id)
     entry = sample_day.envelope(dict(json.loads(sample_day.changes(tenant_id)[0]["Detail"])))
@@ -83,5 +84,6 @@ def test_a_change_that_meets_a_live_lease_is_retried_after_the_lease_not_dead_le
     assert (result.failed, result.succeeded) == (1, 1)
     assert time.monotonic() - taken >= visibility * 0.95 > lease + 1
     # AND nothing was dead-lettered, and the calendar holds the appointment
-    assert [d for d in dead_letters(stack, resources) if d["body"].get("detail", {}).get("tenant_id") == tenant_id] == []
+    parked = dead_letters(stack, resources)
+    assert [d for d in parked if d["body"].get("detail", {}).get("tenant_id") == tenant_id] == []
     assert len(calendar(clinician)) == 1

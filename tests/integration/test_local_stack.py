@@ -156,7 +156,8 @@ def test_runner_deletes_successes_redelivers_failures_and_dead_letters_after_thr
     stack: LocalStack, tenant_id: str
 ):
     # GIVEN a queue with a redrive policy of 3 receives and three messages
-    pair = stack.create_queue_pair(f"runner-{tenant_id}", f"runner-{tenant_id}-dlq", max_receive_count=3, visibility_timeout=1)
+    pair = stack.create_queue_pair(f"runner-{tenant_id}", f"runner-{tenant_id}-dlq", max_receive_count=3,
+                                   visibility_timeout=1)
     sqs = stack.client("sqs")
     for body in ("ok", "fail-once", "fail-always"):
         sqs.send_message(QueueUrl=pair.url, MessageBody=body)
