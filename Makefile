@@ -48,17 +48,18 @@ $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp ## install the dev venv, DynamoDB Local, vdirsyncer and the AWS CLI
 
 .PHONY: lint
-lint: $(VENV)/.stamp ## ruff + mypy --strict
+lint: $(VENV)/.stamp ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/calsync functions devstack tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: schema
 schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
-	$(PY) -m calsync.contract_schema > /dev/null
+	$(PY) -m calsync.cli.schema > /dev/null
 
 .PHONY: unit
 unit: $(VENV)/.stamp
-	$(ISOLATED) $(PY) -m pytest tests/unit -q
+	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration
 integration: install

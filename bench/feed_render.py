@@ -1,5 +1,5 @@
 """ICS feed figures: render time and size for 2,000 and 10,000 events, the full handler path on DynamoDB
-Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget (ARCHITECTURE.md): 2,000
+Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget: 2,000
 events rendered in ≤ 50 ms; a 304 answered without rendering.
 
     make bench   (or: PYTHONPATH=layers/common:. unshare --net bash -c 'ip link set lo up &&
@@ -33,17 +33,19 @@ apply_env(stack_env(PORTS.stack))
 
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
-from calsync.feed import document, management  # noqa: E402
-from calsync.feed.model import FeedState  # noqa: E402
-from calsync.privacy import render  # noqa: E402
-from calsync.providers import ical  # noqa: E402
-from calsync.providers.base import EventKey  # noqa: E402
-from calsync.providers.ics import IcsFeedProvider  # noqa: E402
-from calsync.settings import get_settings  # noqa: E402
-from calsync.store.appointments import appointment_key, utc_key  # noqa: E402
+from calsync.core.settings import get_settings  # noqa: E402
+from calsync.domain.contract import appointment_key  # noqa: E402
+from calsync.domain.event import EventKey  # noqa: E402
+from calsync.domain.feed import FeedState  # noqa: E402
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
+from calsync.domain.privacy import render  # noqa: E402
+from calsync.feed import document  # noqa: E402
+from calsync.feed.target import IcsFeedProvider  # noqa: E402
+from calsync.formats import ical  # noqa: E402
+from calsync.services import feeds as management  # noqa: E402
+from calsync.store.appointments import utc_key  # noqa: E402
 from devstack.local_api import LocalApi  # noqa: E402
-from tests.unit.fixtures import appointment  # noqa: E402
+from tests.support.appointments import appointment  # noqa: E402
 
 SIZES = (2_000, 10_000)
 RUNS = 15

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from calsync.domain import Integration, IntegrationStatus, PrivacySettings, Provider
+from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider
 from calsync.providers.caldav_discovery import find_or_create_calendar
 from calsync.store import integrations
 from devstack.stack import LocalStack

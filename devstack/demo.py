@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))
 
-from calsync.domain import Integration  # noqa: E402
-from calsync.feed.management import create_feed  # noqa: E402
+from calsync.domain.model import Integration  # noqa: E402
+from calsync.services.feeds import create_feed  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft  # noqa: E402
@@ -170,7 +170,7 @@ def main() -> int:
 
 def _quiet(handler: Any, captured: io.StringIO) -> Any:
     """Runs the handler with its JSON log lines kept in ``captured``, so the demo output stays readable."""
-    from calsync.observability import logger
+    from calsync.core.observability import logger
 
     def run(event: dict[str, Any], context: Any) -> Any:
         handler_stream = logger.registered_handler

@@ -135,9 +135,12 @@ class Deployment:
             for sim in self.simulators.values():
                 self._exit.enter_context(sim)
                 sim.webhook_base_url = f"{self.api.base_url}/webhooks"
-            if self.microsoft is not None:
-                assert self.microsoft.ca_bundle is not None
-                os.environ["SSL_CERT_FILE"] = str(self.microsoft.ca_bundle)  # before calsync makes HTTP clients
+            if self.google is not None and self.microsoft is not None:
+                # calsync's provider endpoints (deployment settings) on the simulators, in local-development
+                # mode, and their CA trusted: before calsync reads its settings or makes HTTP clients
+                from devstack.oauth_clinicians import simulator_env
+
+                os.environ.update(simulator_env(self.google, self.microsoft))
             self._exit.enter_context(self.stack)
             resources = self.stack.create_resources()
             self._exit.enter_context(self.api)

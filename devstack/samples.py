@@ -29,7 +29,7 @@ class SampleClinician:
 
 def seed(deployment: Deployment, tenant_id: str = sample_day.TENANT) -> list[SampleClinician]:
     """Connects Dr Okafor and Dr Lindqvist (their privacy choices from the sample day) everywhere."""
-    from calsync.feed.management import create_feed
+    from calsync.services.feeds import create_feed
 
     seeded = []
     for practitioner, username in USERNAMES.items():

@@ -5,7 +5,7 @@ of it: the discovery document for Calendar v3 that ``google-api-python-client`` 
 (``googleapiclient/discovery_cache/documents/calendar.v3.json``, a dev dependency only) defines the
 Event resource and every method's parameters, and anything it does not name is refused with 400.
 
-Semantics kept (PROVIDERS.md §1): client-chosen ids (base32hex, 5-1024 characters, unique per
+Semantics kept (Google's Calendar v3 reference): client-chosen ids (base32hex, 5-1024 characters, unique per
 calendar, and refused with 409 ``duplicate`` even after the event was deleted); ``events.get`` returns
 cancelled events; ``events.delete`` cancels (410 ``deleted`` the second time, 404 for unknown ids);
 etags change on every write and ``If-Match`` mismatches answer 412 ``conditionNotMet``; an expired or

@@ -3,8 +3,8 @@
 Tables, bus, rule, queues and the functions' environment are read from template.yaml (``devstack.blueprint``);
 ``time_scale`` divides the queues' durations, so tests can run the template's ratios faster.
 
-Ports are picked *before* anything starts (:meth:`StackPorts.pick`), because pynamodb reads the
-DynamoDB endpoint when ``calsync.store.tables`` is first imported: the environment must be final by then.
+Ports are picked *before* anything starts (:meth:`StackPorts.pick`), so the environment calsync reads
+(:func:`stack_env`) can be final before any server starts.
 
     with LocalStack() as stack:          # starts all three servers at once, stops them on any exit
         stack.apply_env()                # os.environ now points calsync at the stack
@@ -274,14 +274,11 @@ class LocalStack:
         Idempotent. Puts :meth:`env` into ``os.environ`` first, since the table models read it on import.
         """
         self.apply_env()
-        from calsync.settings import get_settings  # here, not at the top: the env must be in place first
+        from calsync.core.settings import get_settings
         from calsync.store import tables
 
-        if get_settings().dynamodb_endpoint != self.ports.dynamodb_endpoint:
-            raise DevstackError(
-                "calsync.store.tables was imported before the stack env was applied; "
-                "put LocalStack.env() (or stack_env(ports)) into os.environ before importing calsync"
-            )
+        get_settings.cache_clear()  # the env changed: read it again, and point the models at this stack
+        tables.bind()
         tables.create_all()
 
         events = self.client("events")

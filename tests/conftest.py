@@ -23,13 +23,13 @@ import pytest
 from devstack.deployment import Deployment, DeploymentPorts
 from devstack.stack import LocalStack, StackResources, apply_env, stack_env
 
-pytest_plugins = ["tests.provider_sims"]  # the Google and Microsoft simulators (google_sim, microsoft_sim)
+pytest_plugins = ["tests.support.simulators"]  # the Google and Microsoft simulators (google_sim, microsoft_sim)
 
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))
 TIME_SCALE = 60
 
-from calsync.settings import Settings  # noqa: E402 - reads nothing at import; after the env all the same
+from calsync.core.settings import Settings  # noqa: E402 - reads nothing at import; after the env all the same
 
 _LEASE_DEFAULT: object = next(f.default for f in fields(Settings) if f.name == "lease_seconds")
 assert isinstance(_LEASE_DEFAULT, int)

@@ -1,20 +1,17 @@
-"""POST /webhooks/{provider}: calendar-provider push notifications and booking-platform webhooks.
+"""on_webhook: ``POST /webhooks/{provider}`` on the HTTP API.
 
-Not implemented yet. The later work (two-way sync and booking-platform intake) verifies each request (Google
-channel token, Graph clientState and validation handshake, booking-platform signatures), runs the incremental
-pull and publishes ``External Busy Time Changed`` or ``Appointment Changed`` on the bus. Until then every call
-is answered 501 without raising: a 200 would tell a provider its notification was handled, and a raise would
-let anyone on the internet trip the function's error alarm.
+No webhook source is connected yet: every request is answered ``404`` with a small JSON body, without
+raising (an error would let anyone on the internet trip the function's error alarm) and without touching
+any AWS service.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-PENDING_WORK = "webhooks are not handled yet"
+NOT_FOUND = {"statusCode": 404, "headers": {"Content-Type": "application/json"},
+             "body": '{"message":"no webhook is configured at this address"}'}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return {"statusCode": 501, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"message": PENDING_WORK})}
+    return dict(NOT_FOUND)

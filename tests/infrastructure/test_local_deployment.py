@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from calsync.contract import DETAIL_TYPE, SOURCE_PREFIX
-from calsync.settings import Settings
+from calsync.core.settings import Settings
+from calsync.domain.contract import DETAIL_TYPE, SOURCE_PREFIX
 from devstack.cfn_template import function_environment, load_template, ref_target, render_sub, resources_of_type
 from devstack.deployment import Deployment
 from tests.conftest import ENGINE_LEASE_SECONDS, TIME_SCALE

@@ -3,7 +3,7 @@
 Runtime and layer, one log group with retention per function, the change pipeline (bus rule -> encrypted
 queue with redrive -> partial-batch mapping whose visibility timeout covers six function timeouts), tables
 that are recoverable and encrypted, scoped IAM, the HTTP routes the handlers expect, the alarms and the
-dashboard built on the metric names in ``calsync.observability``.
+dashboard built on the metric names in ``calsync.core.observability``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from calsync.observability import NAMESPACE, SERVICE, Metric
-from calsync.settings import Settings
+from calsync.core.observability import NAMESPACE, SERVICE, Metric
+from calsync.core.settings import Settings
 from devstack.cfn_template import (
     ROOT,
     function_environment,
@@ -150,7 +150,7 @@ def test_function_logs_to_its_own_group_with_retention(function_id):
 
 
 def test_functions_get_every_required_setting():
-    """calsync.settings fails the cold start when a required variable is missing."""
+    """calsync.core.settings fails the cold start when a required variable is missing."""
     required = Settings.required_variables()
     for function_id in FUNCTIONS:
         missing = required - set(function_environment(TEMPLATE, function_id))

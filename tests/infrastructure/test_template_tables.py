@@ -12,13 +12,13 @@ fails as well.
 
 from __future__ import annotations
 
-import os
+from dataclasses import fields
 from typing import Any
 
 import pytest
 
-from calsync.settings import Settings
-from calsync.store.tables import ALL_MODELS
+from calsync.core.settings import Settings
+from calsync.store.tables import ALL_MODELS, TABLE_SETTINGS
 from devstack.cfn_template import load_template, ref_target, resources_of_type
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
@@ -31,13 +31,10 @@ def template() -> dict[str, Any]:
 
 
 def table_variable(model: Any) -> str:
-    """The one ``CALSYNC_*_TABLE`` setting whose value is this model's table name."""
-    aliases = sorted(name for name in Settings.required_variables() if name.endswith("_TABLE"))
-    matches = [alias for alias in aliases if os.environ.get(alias) == model.Meta.table_name]
-    assert len(matches) == 1, (
-        f"{model.__name__}: expected exactly one CALSYNC_*_TABLE setting naming {model.Meta.table_name!r}, "
-        f"found {matches}")
-    variable: str = matches[0]
+    """The ``CALSYNC_*_TABLE`` variable of the setting the model is bound to (``tables.TABLE_SETTINGS``)."""
+    setting = TABLE_SETTINGS[model]
+    variable: str = next(spec.metadata["env"] for spec in fields(Settings) if spec.name == setting)
+    assert variable in Settings.required_variables() and variable.endswith("_TABLE")
     return variable
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from devstack.stack import LocalStack
-from tests.integration import convergence
+from tests.support import convergence
 
 SEED = int(os.environ.get("CALSYNC_CONVERGENCE_SEED", "20261121"))
 SHORT_SCHEDULES = 12

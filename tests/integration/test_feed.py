@@ -11,18 +11,18 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, SyncWindow
-from calsync.feed import management
-from calsync.feed.model import IssuedToken
-from calsync.privacy import render
-from calsync.providers.base import EventKey
-from calsync.providers.ics import IcsFeedProvider
-from calsync.settings import get_settings
+from calsync.core.settings import get_settings
+from calsync.domain.event import EventKey
+from calsync.domain.feed import IssuedToken
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, SyncWindow
+from calsync.domain.privacy import render
+from calsync.feed.target import IcsFeedProvider
+from calsync.services import feeds as management
 from devstack.deployment import Deployment
 from devstack.local_api import LocalApi
 from devstack.stack import LocalStack, StackResources
-from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
-from tests.integration.feed_support import (
+from tests.support import appointments as fixtures
+from tests.support.feeds import (
     NEW_YORK,
     all_day,
     apply,
@@ -32,11 +32,11 @@ from tests.integration.feed_support import (
     fetch,
     today,
 )
-from tests.integration.spine import captured_logs, deliver
-from tests.unit import fixtures
+from tests.support.ical_parsers import Span, assert_all_read, assert_wire_format, properties, unfolded
+from tests.support.pipeline import captured_logs, deliver
 
 CHICAGO = ZoneInfo("America/Chicago")
-PHI = {  # every patient detail in tests.unit.fixtures, by the setting that controls it
+PHI = {  # every patient detail in tests.support.appointments, by the setting that controls it
     "client": [fixtures.FIRST, fixtures.LAST, fixtures.INTERNAL],
     "visit_type": [fixtures.VISIT],
     "location": [fixtures.LOCATION, fixtures.ADDRESS],

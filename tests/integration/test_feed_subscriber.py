@@ -20,15 +20,15 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from calsync.domain import Integration
-from calsync.feed import management
-from calsync.providers.base import MARKER_PROPERTY, EventKey
+from calsync.domain.event import MARKER_PROPERTY, EventKey
+from calsync.domain.model import Integration
+from calsync.services import feeds as management
 from devstack.deployment import Deployment
 from devstack.functions import LocalFunction
 from devstack.lambda_runner import Handler
 from devstack.local_api import LocalApi
-from tests.feed_support import Span, parse_everywhere
-from tests.integration.feed_support import all_day, apply, at, booking, feed_url, fetch, today
+from tests.support.feeds import all_day, apply, at, booking, feed_url, fetch, today
+from tests.support.ical_parsers import Span, parse_everywhere
 
 ROOT = Path(__file__).resolve().parents[2]
 VDIRSYNCER = ROOT / ".venv-vdirsyncer" / "bin" / "vdirsyncer"

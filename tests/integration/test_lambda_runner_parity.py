@@ -15,15 +15,16 @@ from typing import Any
 
 import pytest
 
-from calsync import engine
-from calsync.store import appointments, ledger
+from calsync.domain.contract import appointment_key
+from calsync.services import engine
+from calsync.store import ledger
 from devstack import sample_day
 from devstack.deployment import Deployment
 from devstack.lambda_runner import SqsEventSource
 from devstack.stack import CHANGES_QUEUE, LocalStack, scaled_seconds
 from tests.conftest import ENGINE_LEASE_SECONDS, TIME_SCALE
-from tests.integration.reliability import connect
-from tests.integration.spine import calendar, dead_letters, put_events
+from tests.support.pipeline import calendar, dead_letters, put_events
+from tests.support.reliability import connect
 
 PARITY_SCALE = 360  # the changes queue's 360 s visibility timeout becomes 1 s
 assert CHANGES_QUEUE.max_receive_count is not None, "template.yaml gives the changes queue a redrive policy"
@@ -72,8 +73,8 @@ def test_a_change_that_meets_a_live_lease_is_retried_after_the_lease_not_dead_le
     monkeypatch.setattr(engine, "LEASE_WAITS_SECONDS", ())  # a busy lease fails the delivery at once
     clinician = connect(stack, tenant_id)
     entry = sample_day.envelope(dict(json.loads(sample_day.changes(tenant_id)[0]["Detail"])))
-    appointment_key = appointments.appointment_key(tenant_id, "apt-101")
-    ledger.acquire(clinician.integration.integration_id, appointment_key, "another-invocation", lease)
+    item = appointment_key(tenant_id, "apt-101")
+    ledger.acquire(clinician.integration.integration_id, item, "another-invocation", lease)
     taken = time.monotonic()
 
     # WHEN the change arrives while that lease is live

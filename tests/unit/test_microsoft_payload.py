@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import CalendarEvent, PrivacySettings
-from calsync.privacy import render
-from calsync.providers.base import EventKey
+from calsync.domain.event import CalendarEvent, EventKey
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
 from calsync.providers.microsoft import MARKER_ID, creation_fields, event_body, shows
 from devstack.graph_schema import problems
-from tests.unit import fixtures
+from tests.support import appointments as fixtures
 
 KEY = EventKey("int-ms-1", "tenant-1", "apt-1")
 

@@ -14,8 +14,8 @@ import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from calsync.core.observability import Metric, count, logger
 from calsync.feed import conditional, document, tokens
-from calsync.observability import Metric, count, logger
 from calsync.store import feeds
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"

@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from calsync.errors import ProviderGoneError, ProviderRejectedError
-from calsync.providers.outcomes import raise_for_status, transport_errors
+from calsync.core.errors import ProviderGoneError, ProviderRejectedError
+from calsync.http.outcomes import raise_for_status, transport_errors
 
 NAME = "caldav"
 DAV, CALDAV = "DAV:", "urn:ietf:params:xml:ns:caldav"
@@ -37,7 +37,7 @@ def _propfind(client: httpx.Client, url: str, body: str, depth: str) -> tuple[st
         if response.status_code in (301, 302, 307, 308) and "Location" in response.headers:
             url = urljoin(url, response.headers["Location"])
             continue
-        raise_for_status(NAME, response, lambda _r: None)
+        raise_for_status(NAME, response)
         return url, ET.fromstring(response.content)  # noqa: S314 - see the import note
     raise ProviderRejectedError(NAME, "too_many_redirects")
 
@@ -100,7 +100,7 @@ def make_calendar(client: httpx.Client, home: str, display_name: str) -> str:
     with transport_errors(NAME):
         response = client.request("MKCALENDAR", url, content=body.encode(),
                                   headers={"Content-Type": "application/xml; charset=utf-8"})
-    raise_for_status(NAME, response, lambda _r: None)
+    raise_for_status(NAME, response)
     return url
 
 

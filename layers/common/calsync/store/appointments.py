@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 
-from calsync.contract import AppointmentChanged
+from calsync.domain.contract import AppointmentChanged, appointment_key
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
@@ -27,10 +27,6 @@ class Received:
 
     appointment: AppointmentChanged
     received_at: dt.datetime
-
-
-def appointment_key(tenant_id: str, appointment_id: str) -> str:
-    return f"{tenant_id}#{appointment_id}"
 
 
 def practitioner_key(tenant_id: str, practitioner_id: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.feed.model import FeedState, FeedToken
+from calsync.domain.feed import FeedState, FeedToken
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem

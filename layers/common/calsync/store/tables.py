@@ -24,18 +24,28 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from calsync.settings import get_settings
-
-_settings = get_settings()
+from calsync.core.settings import Settings, get_settings
 
 
 class _Meta:
-    region = _settings.region
-    host = _settings.dynamodb_endpoint
+    table_name: str | None = None  # set by bind(): the table a model talks to is deployment data
+    region: str | None = None
+    host: str | None = None
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 3
+
+
+class _Bound:
+    """Binds the models to the deployment's settings on first use, not at import: importing calsync then
+    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`."""
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        if not _bound:
+            bind()
+        return super()._get_connection()  # type: ignore[misc]
 
 
 # -- Appointments -------------------------------------------------------------------------------------
@@ -77,9 +87,9 @@ class ByChangedDayIndex(GlobalSecondaryIndex["AppointmentItem"]):
     pk = UnicodeAttribute(range_key=True)
 
 
-class AppointmentItem(Model):
+class AppointmentItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.appointments_table
+        """Bound to ``Settings.appointments_table`` by :func:`bind`."""
 
     pk = UnicodeAttribute(hash_key=True)  # tenant#appointment
     order_key = UnicodeAttribute()
@@ -112,9 +122,9 @@ class ByOwnerIndex(GlobalSecondaryIndex["IntegrationItem"]):
     owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
 
 
-class IntegrationItem(Model):
+class IntegrationItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.integrations_table
+        """Bound to ``Settings.integrations_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)
     owner_key = UnicodeAttribute()
@@ -153,9 +163,9 @@ class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
     next_attempt_at = NumberAttribute(range_key=True)
 
 
-class LedgerItem(Model):
+class LedgerItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.ledger_table
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
@@ -178,13 +188,13 @@ class LedgerItem(Model):
     due = DueIndex()
 
 
-class SweepTaskItem(Model):
+class SweepTaskItem(_Bound, Model):
     """The retry sweeper's own bookkeeping (gap-sweep cursor, per-integration replays and backfills),
     kept in the Ledger table under a reserved partition (``calsync.store.sweeps.PARTITION``) so it needs
     no table of its own. Same table and keys as :class:`LedgerItem`; not in ``ALL_MODELS``."""
 
     class Meta(_Meta):
-        table_name = _settings.ledger_table
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)  # always the reserved partition
     appointment_key = UnicodeAttribute(range_key=True)  # the task name, e.g. "gap", "replay#<integration>"
@@ -200,12 +210,12 @@ class SweepTaskItem(Model):
 # A feed is an integration with provider "ics"; ``feed_id`` is its ``integration_id``.
 
 
-class FeedItem(Model):
+class FeedItem(_Bound, Model):
     """One feed's serving state: kept small (< 1 KB) because every change bumps ``version``, and a
     conditional GET is answered from this item alone."""
 
     class Meta(_Meta):
-        table_name = _settings.feeds_table
+        """Bound to ``Settings.feeds_table`` by :func:`bind`."""
 
     feed_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
@@ -228,11 +238,11 @@ class ByFeedIndex(GlobalSecondaryIndex["FeedTokenItem"]):
     token_id = UnicodeAttribute(range_key=True)
 
 
-class FeedTokenItem(Model):
+class FeedTokenItem(_Bound, Model):
     """A feed URL's secret, stored only as its SHA-256. A revoked token stays (answering 410) until TTL."""
 
     class Meta(_Meta):
-        table_name = _settings.feed_tokens_table
+        """Bound to ``Settings.feed_tokens_table`` by :func:`bind`."""
 
     token_hash = UnicodeAttribute(hash_key=True)
     token_id = UnicodeAttribute()  # public handle for logs and management; reveals nothing of the token
@@ -258,11 +268,11 @@ class ByStartIndex(LocalSecondaryIndex["FeedEventItem"]):
     start_utc = UnicodeAttribute(range_key=True)
 
 
-class FeedEventItem(Model):
+class FeedEventItem(_Bound, Model):
     """One appointment on one feed, pre-rendered: serving a feed joins these bytes, nothing more."""
 
     class Meta(_Meta):
-        table_name = _settings.feed_events_table
+        """Bound to ``Settings.feed_events_table`` by :func:`bind`."""
 
     feed_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
@@ -277,6 +287,33 @@ class FeedEventItem(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
                                        FeedEventItem)
+
+
+TABLE_SETTINGS: dict[type[Model], str] = {
+    AppointmentItem: "appointments_table",
+    IntegrationItem: "integrations_table",
+    LedgerItem: "ledger_table",
+    SweepTaskItem: "ledger_table",
+    FeedItem: "feeds_table",
+    FeedTokenItem: "feed_tokens_table",
+    FeedEventItem: "feed_events_table",
+}
+"""Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
+
+_bound = False
+
+
+def bind(settings: Settings | None = None) -> None:
+    """Points every model at the tables, region and endpoint of ``settings`` (the deployment's, from the
+    environment, when None). Called on first use; call it again to rebind (tests, the local stack)."""
+    global _bound
+    chosen = settings or get_settings()
+    for model, setting in TABLE_SETTINGS.items():
+        model.Meta.table_name = getattr(chosen, setting)
+        model.Meta.region = chosen.region
+        model.Meta.host = chosen.dynamodb_endpoint
+        model._connection = None
+    _bound = True
 
 
 def create_all(**kwargs: Any) -> None:
