@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import ssl
 import tempfile
 import threading
@@ -154,6 +155,8 @@ class Simulator(ABC):
         self._tls = tls
         self._tmp = Path(tempfile.mkdtemp(prefix=f"calsync-{self.name}-"))
         self.ca_bundle: Path | None = None
+        # where the provider would send its push notifications: the local API's webhook route, when running
+        self.webhook_base_url: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.clock = Clock()
@@ -181,6 +184,7 @@ class Simulator(ABC):
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        shutil.rmtree(self._tmp, ignore_errors=True)  # the throw-away CA goes with the simulator
 
     def __enter__(self) -> Self:
         return self.start()

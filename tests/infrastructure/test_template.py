@@ -17,7 +17,7 @@ import pytest
 
 from calsync.core.observability import NAMESPACE, SERVICE, Metric
 from calsync.core.settings import Settings
-from tests.support.template import (
+from devstack.cfn_template import (
     ROOT,
     function_environment,
     function_setting,

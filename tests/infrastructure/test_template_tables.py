@@ -19,7 +19,7 @@ import pytest
 
 from calsync.core.settings import Settings
 from calsync.store.tables import ALL_MODELS, TABLE_SETTINGS
-from tests.support.template import load_template, ref_target, resources_of_type
+from devstack.cfn_template import load_template, ref_target, resources_of_type
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 MODEL_IDS = [model.__name__ for model in ALL_MODELS]

@@ -16,7 +16,7 @@ from calsync.domain.model import PrivacySettings
 from calsync.services import engine, feeds
 from devstack.calendar_reader import parse_calendar, read_calendar
 from devstack.clinicians import connect_caldav
-from devstack.feed_server import FeedServer
+from devstack.local_api import LocalApi
 from devstack.oauth_clinicians import connect_google, connect_microsoft
 from devstack.stack import LocalStack
 from tests.support.feeds import booking, dst_days, fetch
@@ -70,7 +70,7 @@ def microsoft(stack: LocalStack, tenant_id: str, sim: object) -> Reader:
     return lambda: instants([(e.start, e.end) for e in clinician.calendar()])
 
 
-def feed(tenant_id: str, server: FeedServer) -> Reader:
+def feed(tenant_id: str, server: LocalApi) -> Reader:
     _, issued = feeds.create_feed(tenant_id, "dr-dst", privacy=PRIVACY, backfill=False)
     def read() -> set[tuple[dt.datetime, dt.datetime]]:
         document = fetch(server, issued.token).body.decode()
@@ -89,10 +89,7 @@ def test_repeated_and_skipped_hours_come_back_at_their_instants(
     elif kind == "microsoft":
         read = microsoft(stack, tenant_id, request.getfixturevalue("microsoft_sim"))
     else:
-        server = FeedServer()
-        server.__enter__()
-        request.addfinalizer(lambda: server.__exit__(None, None, None))
-        read = feed(tenant_id, server)
+        read = feed(tenant_id, request.getfixturevalue("deployment").api)
     booked = cases(tenant_id, "dr-dst")
     for change in booked:
         assert set(engine.handle_change(change).outcomes.values()) == {engine.Outcome.WRITTEN}

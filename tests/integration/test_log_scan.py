@@ -21,7 +21,7 @@ from calsync.domain.model import PrivacySettings
 from calsync.services import feeds
 from devstack import sample_day
 from devstack.clinicians import connect_caldav
-from devstack.feed_server import FeedServer
+from devstack.deployment import Deployment
 from devstack.oauth_clinicians import CLIENT_SECRET, connect_google, connect_microsoft
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
@@ -54,7 +54,7 @@ def everything_logged(level: int) -> Iterator[io.StringIO]:
 
 @pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG], ids=["INFO", "DEBUG"])
 def test_no_patient_detail_and_no_credential_reaches_a_log_line(
-        level: int, stack: LocalStack, stack_resources: StackResources, tenant_id: str,
+        level: int, deployment: Deployment, stack: LocalStack, stack_resources: StackResources, tenant_id: str,
         google_sim: GoogleCalendarSimulator, microsoft_sim: MicrosoftGraphSimulator) -> None:
     caldav = [connect_caldav(stack, tenant_id=tenant_id, practitioner_id=p, privacy=DETAILED)
               for p in (sample_day.OKAFOR, sample_day.LINDQVIST)]
@@ -64,9 +64,9 @@ def test_no_patient_detail_and_no_credential_reaches_a_log_line(
                               privacy=DETAILED)
     _, issued = feeds.create_feed(tenant_id, sample_day.LINDQVIST, privacy=DETAILED, backfill=False)
 
-    with everything_logged(level) as logs, FeedServer() as server:
+    with everything_logged(level) as logs:
         deliver(stack, stack_resources, sample_day.changes(tenant_id))  # tokens refreshed, a poison event
-        assert fetch(server, issued.token).status == 200
+        assert fetch(deployment.api, issued.token).status == 200
     text = logs.getvalue()
 
     assert text.count("\n") > 10  # the handlers did log

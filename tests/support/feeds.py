@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from calsync.domain.contract import AppointmentChanged
 from calsync.services import engine
-from devstack.feed_server import FeedServer
+from devstack.local_api import LocalApi
 from tests.support.appointments import appointment
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -82,7 +82,11 @@ class Fetched:
     body: bytes  # after content decoding
 
 
-def fetch(server: FeedServer, token: str, method: str = "GET", **headers: str) -> Fetched:
+def feed_url(api: LocalApi, token: str) -> str:
+    return f"{api.base_url}/feeds/{token}.ics"
+
+
+def fetch(server: LocalApi, token: str, method: str = "GET", **headers: str) -> Fetched:
     """One request through the real handler, with headers given as ``if_none_match="..."``."""
     sent = {name.replace("_", "-"): value for name, value in headers.items()}
     status, answer, wire = server.invoke(method, f"/feeds/{token}.ics", sent)

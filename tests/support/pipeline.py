@@ -11,8 +11,9 @@ from typing import Any
 from devstack import sample_day
 from devstack.calendar_reader import SeenEvent, read_calendar
 from devstack.clinicians import CalDavClinician
-from devstack.lambda_runner import DrainResult, SqsEventSource
+from devstack.lambda_runner import DrainResult
 from devstack.stack import LocalStack, StackResources
+from tests.conftest import current_deployment
 
 
 def put_events(stack: LocalStack, resources: StackResources, entries: Sequence[dict[str, Any]]) -> None:
@@ -24,10 +25,8 @@ def put_events(stack: LocalStack, resources: StackResources, entries: Sequence[d
 
 
 def drain(stack: LocalStack, resources: StackResources, batch_size: int = 10) -> DrainResult:
-    from functions.on_appointment_change.app import lambda_handler
-
-    source = SqsEventSource(stack.client("sqs"), resources.changes.url, lambda_handler, batch_size=batch_size)
-    return source.drain(max_seconds=120)
+    """The change handler on its queue, as the deployment wires it (the template's mapping)."""
+    return current_deployment().drain(batch_size=batch_size)
 
 
 def deliver(stack: LocalStack, resources: StackResources, entries: Sequence[dict[str, Any]],

@@ -11,7 +11,7 @@ from calsync.services import recovery, sweeper
 from calsync.services.sweeper import context, due
 from calsync.store import sweeps, tables
 from calsync.store.tables import LedgerItem, SweepTaskItem
-from tests.support.template import load_template
+from devstack.cfn_template import load_template
 
 
 def test_a_budget_runs_out_of_syncs_reads_and_time() -> None:

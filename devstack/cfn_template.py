@@ -1,4 +1,5 @@
-"""Reads ``template.yaml`` as plain data for the template tests, without SAM CLI or AWS.
+"""Reads ``template.yaml`` as plain data, without SAM CLI or AWS: for the local deployment (``devstack.blueprint``)
+and the template tests.
 
 CloudFormation short tags become their long forms (``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` ->
 ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s`` -> ``{"Fn::Sub": s}``, ...), which is what the template means.
@@ -9,12 +10,13 @@ YAML directly; SAM's Globals are resolved here with :func:`function_setting`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 
 
@@ -82,12 +84,15 @@ def ref_target(value: Any) -> str | None:
     return None
 
 
-def render_sub(template: dict[str, Any], text: str) -> str:
-    """Fills a ``Fn::Sub`` string offline: parameters get their default, anything else its own name."""
+def render_sub(template: dict[str, Any], text: str, values: Mapping[str, str] | None = None) -> str:
+    """Fills a ``Fn::Sub`` string offline: ``values`` first, then parameters get their default, anything
+    else its own name."""
     parameters = template.get("Parameters", {})
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
+        if values is not None and name in values:
+            return values[name]
         if name in parameters and "Default" in parameters[name]:
             return str(parameters[name]["Default"])
         return name
