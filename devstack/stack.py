@@ -114,6 +114,9 @@ def stack_env(ports: StackPorts) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "1",
         **template_env(ports),
+        # the local stack's servers are plain http on loopback (Radicale) and the provider simulators:
+        # only local development lets calsync send credentials or tokens there
+        "CALSYNC_LOCAL_DEVELOPMENT": "true",
     }
 
 

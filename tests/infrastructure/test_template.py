@@ -392,3 +392,16 @@ def test_every_calsync_metric_in_alarms_and_dashboard_is_emitted():
         for line in widget["properties"].get("metrics", []):
             if line[0] == NAMESPACE:
                 assert line[2:4] == ["service", SERVICE], line
+
+
+def test_no_deployed_function_runs_in_local_development_mode():
+    """Local development lets calsync send credentials over plain http and tokens to loopback simulators;
+    a deployment must never switch it on, nor point a provider endpoint anywhere."""
+    template = load_template()
+    environments = [template["Globals"]["Function"].get("Environment", {}).get("Variables", {})]
+    environments += [resource["Properties"].get("Environment", {}).get("Variables", {})
+                     for resource in template["Resources"].values() if resource["Type"] == "AWS::Serverless::Function"]
+    for variables in environments:
+        assert "CALSYNC_LOCAL_DEVELOPMENT" not in variables
+        assert not [name for name in variables if name.startswith(("CALSYNC_GOOGLE_", "CALSYNC_GRAPH_",
+                                                                   "CALSYNC_MICROSOFT_"))]

@@ -14,7 +14,7 @@ from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration, Provider
 from calsync.providers.caldav import CalDavProvider
 
-COLLECTION = "http://dav.test/alice/calendar/"
+COLLECTION = "https://dav.test/alice/calendar/"
 KEY = EventKey("int-1", "tenant-1", "apt-1")
 HREF = f"{COLLECTION}{KEY.digest}.ics"
 EVENT = CalendarEvent(summary="#A1", description="Client: #A1", location=None,

@@ -20,12 +20,13 @@ from typing import Any
 
 import httpx
 
-from calsync.core.errors import ConfigurationError
+from calsync.core.errors import ConfigurationError, ProviderRejectedError
 from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
 from calsync.http.client import new_client
+from calsync.http.origins import may_carry_credentials
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
 NAME = "caldav"
@@ -40,7 +41,7 @@ class CalDavProvider:
     name = NAME
 
     def __init__(self, integration: Integration, credentials: Credentials | None = None,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, *, local_development: bool = False) -> None:
         if not integration.calendar_id.startswith(("https://", "http://")):
             raise ConfigurationError("caldav calendar_id must be the collection URL")
         if client is None and credentials is None:
@@ -48,6 +49,7 @@ class CalDavProvider:
         self._collection = integration.calendar_id.rstrip("/") + "/"
         self._credentials = credentials
         self._client = client
+        self._local_development = local_development
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
@@ -60,6 +62,10 @@ class CalDavProvider:
         return self._client
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request with the clinician's credentials: only to a URL allowed to carry them (https), and
+        never a redirect followed (the client follows none; a 3xx is a refusal, see http.outcomes)."""
+        if not may_carry_credentials(url, local_development=self._local_development):
+            raise ProviderRejectedError(NAME, "insecure_url")
         with transport_errors(NAME):
             return self._http().request(method, url, **kwargs)
 

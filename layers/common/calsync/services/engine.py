@@ -177,8 +177,8 @@ class Engine:
 
         key = EventKey(integration.integration_id, appointment.tenant_id, appointment.appointment_id)
         known = Written(entry.external_id, entry.etag) if entry.external_id else None
-        provider = self.ports.writers.provider_for(integration)
         try:
+            provider = self.ports.writers.provider_for(integration)
             if desired is None:
                 if known is not None or not rules.never_written(entry):
                     provider.delete(key, known)  # without ``known``: by the key's deterministic identity

@@ -39,7 +39,8 @@ def caldav_credentials(integration: Integration) -> tuple[str, str]:
 def _caldav(integration: Integration) -> CalendarProvider:
     from calsync.providers.caldav import CalDavProvider
 
-    return CalDavProvider(integration, credentials=lambda: caldav_credentials(integration))
+    return CalDavProvider(integration, credentials=lambda: caldav_credentials(integration),
+                          local_development=get_settings().local_development)
 
 
 def token_source(integration: Integration) -> TokenSource:
