@@ -388,3 +388,21 @@ def test_the_token_is_stored_only_as_a_hash_and_never_logged(server: LocalApi, s
     dynamodb = stack.client("dynamodb")
     for table in (get_settings().feed_tokens_table, get_settings().feeds_table):
         assert issued.token not in str(dynamodb.scan(TableName=table)["Items"])
+
+
+def test_one_url_fetched_in_a_loop_is_slowed_down_and_no_other_feed_notices(server: LocalApi, tenant_id: str) -> None:
+    from calsync.feed.serve import REQUESTS_PER_WINDOW, WINDOW_SECONDS, FeedRequest, serve
+
+    _, hammered = new_feed(tenant_id)
+    _, other = new_feed(tenant_id, "dr-2")
+    answers = [fetch(server, hammered.token).status for _ in range(REQUESTS_PER_WINDOW)]
+    assert set(answers) == {200}
+    throttled = fetch(server, hammered.token)
+    assert throttled.status == 429 and 0 < int(throttled.headers["retry-after"]) <= WINDOW_SECONDS
+    assert fetch(server, other.token).status == 200  # another URL keeps its own allowance
+    conditional = fetch(server, hammered.token, if_none_match='W/"anything"')
+    assert conditional.status == 429  # a 304-style poll counts too: the allowance is per request
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=WINDOW_SECONDS)
+    assert serve(FeedRequest("GET", f"{hammered.token}.ics"), now=later).status == 200  # the next window
+    unknown = fetch(server, "A" * 43)
+    assert unknown.status == 404 and "retry-after" not in unknown.headers

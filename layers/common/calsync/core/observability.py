@@ -61,6 +61,7 @@ class Metric:
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
     FEED_TOO_LARGE = "FeedTooLarge"
+    FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
 
 
 def count(name: str, value: float = 1) -> None:

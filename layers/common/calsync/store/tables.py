@@ -252,6 +252,8 @@ class FeedTokenItem(_Bound, Model):
     created_at = NumberAttribute()
     revoked_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # set when revoked
+    window_start = NumberAttribute(null=True)  # epoch seconds: the request window being counted
+    window_count = NumberAttribute(null=True)  # requests in that window (``store.feeds.admit``)
 
     by_feed = ByFeedIndex()
 
