@@ -194,7 +194,9 @@ def test_the_most_restrictive_rule_wins(policy: PrivacyPolicy, settings_: Privac
         "cap": {"caps": {**policy.caps, destination: ClientDisplay.NONE}},
         "horizon": {"detail_days": 0},
     }
-    stricter = policy.model_copy(update=tightenings[extra])
+    stricter = PrivacyPolicy.model_validate({**policy.model_dump(), **tightenings[extra]})  # validated, as stored
+    assert extra != "sensitive" or not any(d.shown for d in restrict(settings_, stricter, appointment, destination,
+                                                                      NOW).decisions)
 
     def fields(p: PrivacyPolicy | None) -> set[str]:
         return {d.field for d in restrict(settings_, p, appointment, destination, NOW).decisions if d.shown}
