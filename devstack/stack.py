@@ -50,6 +50,8 @@ CHANGES_QUEUE_NAME = "calsync-changes"
 CHANGES_DLQ_NAME = "calsync-changes-dlq"
 MAX_RECEIVE_COUNT = 3
 QUEUE_VISIBILITY_SECONDS = 30
+EHR_SOURCE = "ehr.example"  # the local EHR's event source (devstack.sample_day sends with it)
+TENANT_SECRETS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/calsync-local-tenant-secrets"
 CHANGES_EVENT_PATTERN: dict[str, Any] = {
     "detail-type": ["Appointment Changed"],
     "source": [{"prefix": "ehr."}],
@@ -61,6 +63,7 @@ TABLE_NAMES = {
     "CALSYNC_FEEDS_TABLE": "calsync-feeds",
     "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
     "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
+    "CALSYNC_TENANTS_TABLE": "calsync-tenants",
 }
 # Settings that would send boto3 somewhere else than the stack (a profile, a session, a config file).
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -115,6 +118,7 @@ def stack_env(ports: StackPorts) -> dict[str, str]:
         **TABLE_NAMES,
         "CALSYNC_EVENT_BUS_NAME": EVENT_BUS_NAME,
         "CALSYNC_DEAD_LETTER_QUEUE_URL": queue_url(ports, CHANGES_DLQ_NAME),
+        "CALSYNC_TENANT_SECRETS_ROLE_ARN": TENANT_SECRETS_ROLE_ARN,  # secret reads on a tenant-tagged session
         "POWERTOOLS_METRICS_NAMESPACE": "CalSync",
         "POWERTOOLS_SERVICE_NAME": "calsync",
         "POWERTOOLS_TRACE_DISABLED": "1",
@@ -308,12 +312,25 @@ class LocalStack:
         )["QueueUrl"]
         return QueuePair(url=url, arn=_queue_arn(sqs, url), dlq_url=dlq_url, dlq_arn=dlq_arn)
 
-    def put_secret(self, name: str, value: str | Mapping[str, Any]) -> str:
-        """Stores ``value`` (a dict becomes JSON) as the current version of secret ``name``; returns its ARN."""
+    def allow_ehr(self, tenant_id: str, source: str = EHR_SOURCE) -> None:
+        """The vendor's onboarding step for a tenant: the local EHR (moto's account, ``source``) may speak for it
+        (``calsync.services.senders``); events naming a tenant nobody registered go to the dead-letter queue."""
+        from calsync.services import senders
+
+        senders.allow(tenant_id, ACCOUNT_ID, source)
+
+    def put_secret(self, tenant_id: str, path: str, value: str | Mapping[str, Any]) -> str:
+        """Stores ``value`` (a dict becomes JSON) as the current version of the tenant's secret ``path``, named
+        and tagged as a deployment names and tags it (``calsync/<tenant>/<path>``, tag ``calsync-tenant``,
+        see ``calsync.domain.secret_names``); returns its ARN."""
+        from calsync.domain import secret_names
+
         secrets = self.client("secretsmanager")
+        name = secret_names.name(tenant_id, path)
         text = value if isinstance(value, str) else json.dumps(value)
+        tags = [{"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)}]
         try:
-            return secrets.create_secret(Name=name, SecretString=text)["ARN"]
+            return secrets.create_secret(Name=name, SecretString=text, Tags=tags)["ARN"]
         except secrets.exceptions.ResourceExistsException:
             return secrets.put_secret_value(SecretId=name, SecretString=text)["ARN"]
 
