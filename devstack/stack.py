@@ -328,9 +328,9 @@ class LocalStack:
         secrets = self.client("secretsmanager")
         name = secret_names.name(tenant_id, path)
         text = value if isinstance(value, str) else json.dumps(value)
-        tags = [{"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)}]
         try:
-            return secrets.create_secret(Name=name, SecretString=text, Tags=tags)["ARN"]
+            return secrets.create_secret(Name=name, SecretString=text, Tags=[
+                {"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)}])["ARN"]
         except secrets.exceptions.ResourceExistsException:
             return secrets.put_secret_value(SecretId=name, SecretString=text)["ARN"]
 

@@ -71,7 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not measured:
         return
     rest = [item for item in items if not item.get_closest_marker("after_integration")]
-    if INTEGRATION_MODULES <= {Path(item.path) for item in rest}:
+    if {Path(item.path) for item in rest} >= INTEGRATION_MODULES:
         items[:] = rest + measured
     else:
         items[:] = rest

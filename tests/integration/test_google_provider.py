@@ -83,7 +83,8 @@ def test_revoked_consent_needs_reauth_and_a_reconnect_recovers_without_a_restart
     assert raised.value.reason == "reauth_required"
     assert google_sim.token_requests()[-1].status == 400
     # the clinician reconnects: the connect flow stores the new refresh token
-    token_secret.replace(TENANT, arn, {**stored(stack, arn), "refresh_token": google_sim.connect(GOOGLE_USER, CLIENT_ID)})
+    token_secret.replace(TENANT, arn,
+                         {**stored(stack, arn), "refresh_token": google_sim.connect(GOOGLE_USER, CLIENT_ID)})
     provider.upsert(EventKey("i", "t", "a2"), event(2), None)
     assert len(google_sim.events(GOOGLE_USER)) == 2
 

@@ -54,7 +54,7 @@ def test_a_spoofed_tenant_event_is_dead_lettered_and_the_allowed_one_syncs(
     # the tenant's own EHR is applied
     allowed = ehr.change("apt-1", 10)
     deliver(stack, stack_resources, [put_entry(allowed)])
-    assert shown(clinician) == [("MRN-apt-1", "10:00")]
+    assert shown(clinician) == [("#MRN-apt-1", "10:00")]
     assert rejections(stack, stack_resources, tenant_id) == []
 
 
@@ -142,4 +142,4 @@ def test_secrets_are_read_in_a_session_tagged_with_the_integrations_tenant_and_n
     with aws_calls.watching(seen.append):
         deliver(stack, stack_resources, [put_entry(ehr.change("apt-2", 11))])
     assert secret_calls(seen) == []
-    assert shown(clinician) == [("MRN-apt-1", "09:00"), ("MRN-apt-2", "11:00")]
+    assert shown(clinician) == [("#MRN-apt-1", "09:00"), ("#MRN-apt-2", "11:00")]

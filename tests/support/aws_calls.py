@@ -70,11 +70,12 @@ def install(functions: dict[str, str]) -> None:
     """Starts recording. ``functions`` maps each function's logical id to its ``CodeUri`` (from the template)."""
     import botocore.client
 
-    if getattr(botocore.client.BaseClient._make_api_call, "_calsync_recorder", False):
+    base: Any = botocore.client.BaseClient  # _make_api_call is private: not in the stubs
+    if getattr(base._make_api_call, "_calsync_recorder", False):
         return
     for function_id, code_uri in functions.items():
         RECORDER.handler_files[str((ROOT / code_uri / "app.py").resolve())] = function_id
-    original = botocore.client.BaseClient._make_api_call
+    original = base._make_api_call
 
     def recorded(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         if not RECORDER.entry_points:  # on first use: importing the handlers earlier would warm them for every test
@@ -96,7 +97,7 @@ def install(functions: dict[str, str]) -> None:
         return result
 
     recorded._calsync_recorder = True  # type: ignore[attr-defined]
-    botocore.client.BaseClient._make_api_call = recorded  # type: ignore[method-assign]
+    base._make_api_call = recorded
 
 
 def calls() -> list[Call]:

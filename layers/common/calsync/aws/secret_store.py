@@ -24,11 +24,11 @@ from calsync.domain.secret_names import SecretOutsideTenant, owner_segment
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-OUTSIDE_TENANT = "secret_outside_tenant"  # noqa: S105 - an error code
+OUTSIDE_TENANT = "secret_outside_tenant"
 """Reason of the :class:`ProviderAuthError` for a reference to another tenant's (or no tenant's) secret:
 the integration's work is parked and it goes to ``error`` until its record is fixed."""
 
-ACCESS_DENIED = "secret_access_denied"  # noqa: S105 - an error code
+ACCESS_DENIED = "secret_access_denied"
 """Reason when AWS refuses the read: the secret's ``calsync-tenant`` tag does not match its name's tenant."""
 
 _lock = threading.Lock()

@@ -32,7 +32,7 @@ _ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z
                   r"secret:(?P<name>.+)")
 
 
-class SecretOutsideTenant(ValueError):  # noqa: N818 - reads as what it is
+class SecretOutsideTenant(ValueError):
     """A secret reference that is not one of this tenant's secrets (its message names no secret value)."""
 
 
