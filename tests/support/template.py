@@ -2,8 +2,9 @@
 
 CloudFormation short tags become their long forms (``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` ->
 ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s`` -> ``{"Fn::Sub": s}``, ...), which is what the template means.
-The SAM tooling (aws-sam-translator) lives in its own venv because it pins pydantic, so the tests read the
-YAML directly; SAM's Globals are resolved here with :func:`function_setting`.
+The SAM tooling (aws-sam-translator) lives in its own venv because it pins pydantic, so most tests read the
+YAML directly (SAM's Globals are resolved here with :func:`function_setting`); :func:`translated` runs the
+translator in that venv for the tests that need the template as SAM deploys it (the generated roles).
 """
 
 from __future__ import annotations
