@@ -30,7 +30,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.remove_keys(list(_CORRELATION_KEYS))
     try:
         appointment = parse_envelope(json.loads(record.body))
-    except (ValueError, ContractError) as error:
+    except (ValueError, RecursionError, ContractError) as error:  # RecursionError: JSON nested too deep
         reason = str(error) if isinstance(error, ContractError) else "body is not valid JSON"
         dead_letter.send(record.body, reason, record.message_id)
         count(Metric.CHANGE_REJECTED)
