@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 
 from calsync.cli.schema import SCHEMA_FILE
 from calsync.core.errors import ContractError
 from calsync.domain.contract import iana_zone_names, parse_detail, parse_stored
 from tests.support.appointments import detail
-from tests.support.schema_fuzz import instances
+from tests.support.schema_fuzz import instances, validator
 
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-VALIDATOR = Draft202012Validator(SCHEMA)
+VALIDATOR = validator(SCHEMA)
 LATE = dt.datetime(3001, 1, 1, tzinfo=dt.UTC)  # every updated_at the schema allows is in this clock's past
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 MARKER = "Qzmarker"
