@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
 
 import icalendar
 import pytest
@@ -18,7 +17,8 @@ from calsync.domain.model import Integration
 from calsync.services import feeds as management
 from calsync.store import feeds, integrations
 from calsync.store.tables import IntegrationItem
-from devstack.feed_server import FeedServer
+from devstack.deployment import Deployment
+from devstack.local_api import LocalApi
 from devstack.stack import LocalStack
 from tests.support.feeds import apply, at, booking, fetch, today
 
@@ -27,9 +27,8 @@ HOSTILE_NAMES = ["Dr One\nX-INJECTED:1", "Dr One\r\nBEGIN:VEVENT", "Dr\x00One", 
 
 
 @pytest.fixture(scope="module")
-def server(stack: LocalStack) -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
+def server(deployment: Deployment) -> LocalApi:
+    return deployment.api
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -64,7 +63,7 @@ def _store_as_an_older_version_would(integration: Integration, name: str) -> Non
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_a_feed_stored_with_a_bad_name_keeps_serving_it_safely(server: FeedServer, tenant_id: str, name: str) -> None:
+def test_a_feed_stored_with_a_bad_name_keeps_serving_it_safely(server: LocalApi, tenant_id: str, name: str) -> None:
     feed, issued = management.create_feed(tenant_id, "dr-1", name="Dr One", base_url="http://127.0.0.1:1")
     _store_as_an_older_version_would(feed, name)
     stored = integrations.get(feed.integration_id)  # read back as stored, not refused

@@ -18,7 +18,7 @@ from calsync.domain.contract import AppointmentChanged
 from calsync.domain.model import Integration, PrivacySettings, Provider
 from calsync.services.engine import Engine
 from tests.support.appointments import appointment
-from tests.support.memory import MemoryAppointments, MemoryIntegrations, MemoryPorts
+from tests.support.memory import MemoryAppointments, MemoryIntegrations, MemoryPorts, MemorySaved
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 STAMP = "2026-11-23T14:02:10Z"  # second resolution: the EHR made all of these within one second
@@ -39,7 +39,8 @@ class Interleaved(MemoryAppointments):
         self.engine: Engine | None = None
         self.inside: list[list[AppointmentChanged]] = []
 
-    def save_if_newer(self, appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> bool:
+    def save_if_newer(self, appointment: AppointmentChanged,
+                      received_at: dt.datetime | None = None) -> MemorySaved | None:
         saved = super().save_if_newer(appointment, received_at)
         nested = self.inside.pop(0) if self.inside else []
         for other in nested:
