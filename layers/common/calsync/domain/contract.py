@@ -22,7 +22,14 @@ fixed; an EHR that needs a particular one to win gives it a later ``updated_at``
   only the shape of the name.
 * ``end`` follows ``start`` by at most 31 days; all-day appointments start and end at local midnights.
 
-The JSON Schema in ``schemas/`` is exported from :class:`AppointmentChanged` (see
+**Versions.** ``schema_version`` 2 adds what a practice's privacy policy needs: ``sensitive`` (the EHR
+marks the appointment — e.g. substance-use treatment under 42 CFR Part 2 — so calendars show only busy)
+and ``client.opted_out`` (the patient asked not to be named on calendars). Version 1 events are accepted
+unchanged and read as not sensitive and not opted out; a version 1 event carrying a version 2 field is
+refused (a sender that means it must say so).
+
+The JSON Schemas in ``schemas/`` (``appointment-changed.v1.json``, ``.v2.json``) are exported from
+:class:`AppointmentChanged` (see
 ``calsync.domain.schema``, written by ``python -m calsync.cli.schema``) and a test keeps the two identical.
 It carries everything else: RFC 3339 date-time strings (not numbers; years 2000–2999, at most six
 fraction digits, so distinct timestamps never collapse into one), strict types, and text without
@@ -52,14 +59,20 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
 from calsync.core.errors import ContractError
 from calsync.domain.text import multi_line, multi_line_text, printable, single_line, single_line_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest version; every version in :data:`SCHEMA_VERSIONS` is accepted."""
+SCHEMA_VERSIONS = (1, 2)
+V2_FIELDS = ("sensitive", "client.opted_out")
+"""What version 2 added (``calsync.domain.schema`` leaves them out of the version 1 schema)."""
 DETAIL_TYPE = "Appointment Changed"
 SOURCE_PREFIX = "ehr."
 
@@ -155,8 +168,8 @@ IanaZone = Annotated[str, StringConstraints(max_length=64, pattern=_ZONE_SHAPE),
 
 
 def _exactly_one(value: Any) -> Any:
-    if type(value) is not int:  # Literal[1] alone takes True and 1.0
-        raise ValueError("must be the integer 1")
+    if type(value) is not int or value not in SCHEMA_VERSIONS:  # a Literal alone takes True and 1.0
+        raise ValueError(f"must be one of the integers {', '.join(map(str, SCHEMA_VERSIONS))}")
     return value
 
 
@@ -194,20 +207,22 @@ class Client(_Part):
     internal_id: InternalId | None = None
     first_name: Name | None = None
     last_name: Name | None = None
+    opted_out: StrictBool = Field(default=False, description="Schema version 2: the patient asked not to be "
+                                  "named on calendars (calendars show only busy)")
 
 
 class AppointmentChanged(_Part):
-    """``detail`` of an ``Appointment Changed`` event (schema version 1)."""
+    """``detail`` of an ``Appointment Changed`` event (schema versions 1 and 2)."""
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         str_strip_whitespace=True,
         title="AppointmentChanged",
-        json_schema_extra={"$id": "https://schemas.calsync.dev/appointment-changed/v1.json"},
+        json_schema_extra={"$id": "https://schemas.calsync.dev/appointment-changed/v2.json"},
     )
 
-    schema_version: Annotated[Literal[1], BeforeValidator(_exactly_one)]
+    schema_version: Annotated[Literal[1, 2], BeforeValidator(_exactly_one)]
     tenant_id: Identifier
     appointment_id: Identifier
     updated_at: Annotated[Timestamp, AfterValidator(_not_ahead)] = Field(
@@ -229,6 +244,28 @@ class AppointmentChanged(_Part):
     notes: LongText | None = None
     deep_link: HttpsUrl | None = None
     client: Client | None = None
+    sensitive: StrictBool = Field(default=False, description="Schema version 2: the EHR marks the appointment "
+                                  "sensitive (calendars show only busy, whatever the clinician chose)")
+
+    @model_serializer(mode="wrap")
+    def _as_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A version 1 change is written as version 1 (without version 2's fields), so it reads back."""
+        data: dict[str, Any] = handler(self)
+        if self.schema_version == 1:
+            data.pop("sensitive", None)
+            if isinstance(data.get("client"), dict):
+                data["client"].pop("opted_out", None)
+        return data
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> AppointmentChanged:
+        if self.schema_version == 1:
+            used = ["sensitive"] if "sensitive" in self.model_fields_set else []
+            if self.client is not None and "opted_out" in self.client.model_fields_set:
+                used.append("client.opted_out")
+            if used:
+                raise ValueError(f"{', '.join(used)} came with schema_version 2: send schema_version 2")
+        return self
 
     @model_validator(mode="after")
     def _times_make_sense(self) -> AppointmentChanged:
@@ -292,6 +329,10 @@ def content_digest(appointment: AppointmentChanged) -> str:
     keys sorted, no whitespace, UTF-8. Equal exactly when the content is; stable across the stored
     snapshot's round trip."""
     content = appointment.model_dump(mode="json", exclude_none=True)
+    if not content.get("sensitive"):  # version 2's flags, when off, leave the digest of a version 1 change as it was
+        content.pop("sensitive", None)
+    if isinstance(content.get("client"), dict) and not content["client"].get("opted_out"):
+        content["client"].pop("opted_out", None)
     for name in _TIMES:
         content[name] = getattr(appointment, name).astimezone(dt.UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
