@@ -33,6 +33,10 @@ class PrivacySettings(BaseModel):
     show_deep_link: bool = True
     show_telehealth_link: bool = False
     private_visibility: bool = True
+    past_busy_after_days: int | None = Field(
+        default=None, ge=0, le=3650,
+        description="Retention of what was pushed: this many days after a visit ends, its event shows only "
+        "'Busy' (the tenant's policy, applied by `calsync retention`); None keeps past events as they are")
 
 
 class Provider(StrEnum):

@@ -23,7 +23,7 @@ from calsync.domain.contract import AppointmentChanged, appointment_key
 from calsync.domain.event import CalendarEvent
 from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.domain.model import Integration, IntegrationStatus
-from calsync.domain.privacy import content_hash, render
+from calsync.domain.privacy import content_hash, rendered
 
 CALENDAR_GONE = "calendar_gone"
 """Status reason: the calendar calsync writes to no longer exists."""
@@ -52,8 +52,9 @@ def wants(integration: Integration, appointment: AppointmentChanged, now: dt.dat
 
 
 def desired(integration: Integration, appointment: AppointmentChanged, now: dt.datetime) -> CalendarEvent | None:
-    """What the calendar should show for ``appointment``: its rendering, or None (nothing at all)."""
-    return render(appointment, integration.privacy) if wants(integration, appointment, now) else None
+    """What the calendar should show for ``appointment`` at ``now``: its rendering (busy-only once the
+    visit is past the integration's retention policy), or None (nothing at all)."""
+    return rendered(appointment, integration.privacy, now) if wants(integration, appointment, now) else None
 
 
 def never_written(entry: LedgerEntry) -> bool:

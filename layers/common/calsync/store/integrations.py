@@ -12,6 +12,7 @@ from pynamodb.expressions.update import Action
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.appointments import practitioner_key
 from calsync.store.tables import IntegrationItem
 
@@ -112,3 +113,15 @@ def set_status(integration_id: str, status: IntegrationStatus, reason: str | Non
             return False
         raise
     return True
+
+
+def scan_page(after: str | None, limit: int, tenant_id: str | None = None) -> tuple[list[Integration], str | None]:
+    """One page of every integration (of one tenant, when given), in no particular order: at most ``limit``
+    items read, and the id to resume after (None: the walk is done). For the sweeper's passes over all
+    integrations and the operator's status table."""
+    condition = IntegrationItem.owner_key.startswith(f"{tenant_id}#") if tenant_id else None
+    start = {"integration_id": {"S": after}} if after else None
+    with translated("Scan"):
+        items, last = one_page(IntegrationItem.scan(filter_condition=condition, last_evaluated_key=start,
+                                                    page_size=max(1, limit)), IntegrationItem)
+    return [_to_domain(item) for item in items], (last["integration_id"]["S"] if last else None)

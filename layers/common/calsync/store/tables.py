@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Six tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Seven tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,6 +8,7 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
 """
 
 from __future__ import annotations
@@ -288,8 +289,31 @@ class FeedEventItem(_Bound, Model):
     by_start = ByStartIndex()
 
 
+# -- Disclosures ----------------------------------------------------------------------------------------
+
+
+class DisclosureItem(_Bound, Model):
+    """One write of rendered content to a calendar (``calsync.domain.disclosure``). Appended with a key
+    that cannot exist yet and never changed: the functions may only put items into this table, and the
+    table's resource policy refuses every update and delete (template.yaml). Expires after the retention."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.disclosures_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#client: one patient's accounting is one Query
+    sk = UnicodeAttribute(range_key=True)  # when (UTC, ISO 8601, ms)#integration#appointment#nonce: by time
+    tenant_id = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    appointment_id = UnicodeAttribute()
+    integration_id = UnicodeAttribute()
+    destination = UnicodeAttribute()
+    fields = UnicodeSetAttribute()
+    outcome = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem)
+                                       FeedEventItem, DisclosureItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
@@ -300,6 +324,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
+    DisclosureItem: "disclosures_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 

@@ -11,7 +11,9 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
-6. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+6. **retention of past events** (``retention``) — visits past a tenant's policy rewritten busy-only;
+7. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -33,6 +35,7 @@ import time
 from calsync.core.observability import Metric, count, logger
 from calsync.services import recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
@@ -40,6 +43,7 @@ from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
 from calsync.services.sweeper.resync import resync_window
+from calsync.services.sweeper.retention import neutralise_past
 from calsync.store import sweeps
 
 __all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "run"]
@@ -56,6 +60,8 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     gap_sweep(work)
+    neutralise_past(work)
+    census(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads
