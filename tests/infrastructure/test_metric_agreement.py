@@ -29,7 +29,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,8 +90,8 @@ def emissions() -> dict[tuple[str, frozenset[str]], list[str]]:
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
             assert called not in ("add_metric", "single_metric"), \
                 f"{where}: emit through calsync.core.observability (count, count_by, ...), not Powertools directly"
-            if called not in PLAIN | BROKEN_DOWN or isinstance(func, ast.Attribute) and called in PLAIN and not (
-                    isinstance(func.value, ast.Name) and func.value.id == "observability"):
+            if called not in PLAIN | BROKEN_DOWN or (isinstance(func, ast.Attribute) and called in PLAIN and not (
+                    isinstance(func.value, ast.Name) and func.value.id == "observability")):
                 continue  # e.g. str.count(...) or Counter's methods: not a metric
             name = _metric_name(node.args[0], where)
             found.setdefault((name, frozenset({"service"})), []).append(where)
@@ -124,7 +123,7 @@ def _line_reads(line: list[Any], where: str) -> Iterator[Read]:
         assert searches or "SEARCH" not in expression, f"{where}: a SEARCH this test cannot read: {expression}"
         for search in searches:
             namespace, *dimensions = [part.strip() for part in search["schema"].split(",")]
-            terms = dict((term["key"], term["value"]) for term in _TERM.finditer(search["terms"]))
+            terms = {term["key"]: term["value"] for term in _TERM.finditer(search["terms"])}
             if namespace != NAMESPACE:
                 continue
             assert "MetricName" in terms, f"{where}: a SEARCH over {NAMESPACE} must name its MetricName"
