@@ -10,6 +10,7 @@ import itertools
 import pytest
 
 from calsync.core.errors import ProviderAuthError, ProviderUnavailableError, StoreError
+from calsync.domain.contract import AppointmentChanged
 from calsync.domain.disclosure import NO_CLIENT, disclosure
 from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, Provider
 from calsync.domain.privacy import DISCLOSABLE, render
@@ -96,7 +97,7 @@ def engine(ports: MemoryPorts, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return Engine(ports.sync_ports())
 
 
-def _change(version: int, **fields: object) -> object:
+def _change(version: int, **fields: object) -> AppointmentChanged:
     return f.appointment(version=version, updated_at=f"2026-11-23T14:0{version}:00Z", **fields)
 
 
