@@ -7,7 +7,7 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection);
+   a new connection); and an operator's practice resync (``practice``) that was left unfinished;
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
@@ -39,6 +39,7 @@ from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
+from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
@@ -59,6 +60,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    work.tasks(PRACTICE_PREFIX, resync_practice)
     gap_sweep(work)
     neutralise_past(work)
     census(work)

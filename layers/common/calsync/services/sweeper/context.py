@@ -17,12 +17,13 @@ from typing import Any
 from calsync.core.errors import CalSyncError, LeaseBusyError, StoreError
 from calsync.core.observability import logger
 from calsync.core.settings import get_settings
+from calsync.domain import rules
 from calsync.domain.contract import AppointmentChanged
 from calsync.domain.model import Integration
 from calsync.domain.rules import Outcome
 from calsync.services import engine as engine_module
 from calsync.services.engine import Engine
-from calsync.store import appointments, integrations, sweeps
+from calsync.store import appointments, integrations, ledger, sweeps
 
 MAX_SYNCS = 200
 """Syncs (provider work) per run."""
@@ -164,6 +165,23 @@ class Run:
         if outcome in (Outcome.RETRY, Outcome.PARKED):
             self.throttled.add(integration.integration_id)
         return outcome
+
+    def bring_in_step(self, found: appointments.Received) -> list[tuple[Integration, str, Outcome | None]]:
+        """Compares one appointment's latest snapshot with the ledger of every integration that should show
+        it or holds it, and syncs those that are behind, as far as the budget allows: for each one behind,
+        (integration, why, outcome — None when it was not synced now)."""
+        appointment = found.appointment
+        targets = self.engine.targets(appointment, found.holders, self.integrations)
+        key = appointment.key
+        entries = ledger.get_many(((i.integration_id, key) for i in targets), self.now)
+        self.budget.read(len(targets) + 1)
+        behind: list[tuple[Integration, str, Outcome | None]] = []
+        for integration in targets:
+            reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), self.now)
+            if reason is not None:
+                outcome = self.sync(integration, appointment) if self.budget.can_sync() else None
+                behind.append((integration, reason, outcome))
+        return behind
 
     def snapshot(self, integration_id: str, appointment_key: str) -> AppointmentChanged | None:
         """The latest snapshot, or None after retiring a ledger item whose snapshot is gone (TTL)."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from calsync.core.observability import Metric, count, logger
-from calsync.domain import rules
 from calsync.services.sweeper.context import PAGE, Cursor, Run
-from calsync.store import appointments, ledger
+from calsync.store import appointments
 
 LOOKBACK = dt.timedelta(hours=24)
 GAP_INTERVAL = dt.timedelta(minutes=10)
@@ -57,23 +56,12 @@ def _advance(run: Run, cursor: Cursor) -> bool:
 
 def _repair(run: Run, found: appointments.Received) -> None:
     run.report.gap_examined += 1
-    appointment = found.appointment
-    targets = run.engine.targets(appointment, found.holders, run.integrations)
-    key = appointment.key
-    entries = ledger.get_many(((i.integration_id, key) for i in targets), run.now)
-    run.budget.read(len(targets) + 1)
-    for integration in targets:
-        reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), run.now)
-        if reason is None:
-            continue
+    for integration, reason, outcome in run.bring_in_step(found):
         count(Metric.DRIFT_FOUND)
-        if not run.budget.can_sync():
-            continue
-        outcome = run.sync(integration, appointment)
         if outcome is not None:
             run.report.gap_repaired += 1
             count(Metric.DRIFT_REPAIRED)
             logger.warning("drift repaired", extra={"integration_id": integration.integration_id,
-                                                    "tenant_id": appointment.tenant_id,
-                                                    "appointment_id": appointment.appointment_id,
+                                                    "tenant_id": found.appointment.tenant_id,
+                                                    "appointment_id": found.appointment.appointment_id,
                                                     "drift": reason, "outcome": outcome.value})
