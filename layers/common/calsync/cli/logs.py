@@ -20,7 +20,7 @@ from typing import Annotated, Any, Protocol
 import typer
 
 from calsync.cli.target import Target
-from calsync.cli.ui import connect, console, guarded, interruptible, print_json
+from calsync.cli.ui import connect, console, guarded, interruptible
 
 FOLLOW_SECONDS = 2.0
 SHOWN_FIRST = ("tenant_id", "integration_id", "appointment_id", "provider", "operation", "result", "duration_ms",
@@ -149,7 +149,7 @@ def logs(ctx: typer.Context,
             seen.update((int(e["timestamp"]), str(e.get("message"))) for e in fresh)
             for short, line in matching(fresh, filters, function):
                 if as_json:
-                    print_json({"function": short, **line})
+                    typer.echo(json.dumps({"function": short, **line}, default=str))
                 else:
                     show(short, line)
             if not follow or stop():
