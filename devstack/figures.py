@@ -205,7 +205,8 @@ def _figures(namespace: str, name: str, dimensions: dict[str, str], stat: str, l
         groups.setdefault(tuple(dict(sample.dimensions)[k] for k in free), []).append(sample)
     if not groups:
         return [Figure(f"{text} (by {', '.join(free)})", stat, None, None, "none yet")]
-    return [_figure(f"{text} {' '.join(key)}".strip(), stat, group, period, now_ms)
+    shown = [n for n, name in enumerate(free) if name != "service"]  # one service: its value says nothing
+    return [_figure(" ".join([text, *(key[n] for n in shown)]).strip(), stat, group, period, now_ms)
             for key, group in sorted(groups.items())]
 
 
