@@ -334,8 +334,20 @@ def report(m: Measured) -> None:
 
 
 def main() -> None:
-    with Deployment(PORTS, simulators=False).start(workers=False) as deployment:
-        report(measure(deployment))
+    import io
+    import sys
+
+    terminal = sys.stdout
+    sys.stdout = io.StringIO()  # the handlers' own lines (they still reach their local log groups)
+    try:
+        from calsync.core.observability import logger
+
+        logger.registered_handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+        with Deployment(PORTS, simulators=False).start(workers=False) as deployment:
+            measured = measure(deployment)
+    finally:
+        sys.stdout = terminal
+    report(measured)
 
 
 if __name__ == "__main__":
