@@ -7,13 +7,15 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection);
+   a new connection); and an operator's practice resync (``practice``) that was left unfinished;
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
-6. **the detail horizon** (``horizon``) — appointments that came inside a practice policy's detail
-   horizon get their details;
-7. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+6. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
+   the last pass: those that came inside its detail horizon get their details, visits past its retention
+   line are rewritten busy-only;
+7. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -35,10 +37,12 @@ import time
 from calsync.core.observability import Metric, count, logger
 from calsync.services import policies, recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
 from calsync.services.sweeper.horizon import crossed_horizon
+from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
@@ -59,7 +63,9 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
+    work.tasks(PRACTICE_PREFIX, resync_practice)
     gap_sweep(work)
+    census(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads
