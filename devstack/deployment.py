@@ -120,7 +120,11 @@ class Deployment:
 
     def env(self) -> dict[str, str]:
         """The functions' environment: the stack's, with feed URLs on the local API."""
-        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url}
+        return {**stack_env(self.ports.stack), **self._local_urls()}
+
+    def _local_urls(self) -> dict[str, str]:
+        """Feed URLs, connect links and OAuth redirect URIs on the local API."""
+        return {"CALSYNC_FEED_BASE_URL": self.api.base_url, "CALSYNC_PUBLIC_BASE_URL": self.api.base_url}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -143,6 +147,14 @@ class Deployment:
                 os.environ.update(simulator_env(self.google, self.microsoft))
             self._exit.enter_context(self.stack)
             resources = self.stack.create_resources()
+            os.environ.update(self._local_urls())  # the stack's env has the template's (empty) public base URL
+            from calsync.core.settings import get_settings
+
+            get_settings.cache_clear()
+            if self.simulators:
+                from devstack.oauth_clinicians import register_connect_clients
+
+                register_connect_clients(self.stack, self.api.base_url, self.google, self.microsoft)
             self._exit.enter_context(self.api)
             self._exit.enter_context(self.console)
             sqs = self.stack.client("sqs")

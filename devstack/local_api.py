@@ -53,7 +53,7 @@ class LocalIdentity:
 
     @property
     def user_name(self) -> str:
-        return f"ehr-{self.tenant_id}"
+        return f"calsync-tenant-{self.tenant_id}"  # the integration API's naming rule (CALSYNC_API_CALLER_PREFIX)
 
     @property
     def user_id(self) -> str:

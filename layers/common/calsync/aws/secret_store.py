@@ -1,6 +1,7 @@
 """Credentials in Secrets Manager, cached in memory so a warm invocation makes no Secrets Manager call.
 
-Writes go through ``calsync.oauth.token_secret`` (a compare-and-swap on version stages).
+Writes go through ``calsync.oauth.token_secret`` (a compare-and-swap on version stages); new secrets are
+created here under their tenant (:func:`create`) and retired here (:func:`retire`).
 
 One secret per integration (JSON object). Values never reach a log line or an exception message.
 """
@@ -55,3 +56,63 @@ def forget(secret_ref: str | None = None) -> None:
             _cache.clear()
         else:
             _cache.pop(secret_ref, None)
+
+
+TENANT_TAG = "calsync:tenant"
+INTEGRATION_TAG = "calsync:integration"
+RECOVERY_WINDOW_DAYS = 7
+"""The shortest window Secrets Manager allows before a scheduled deletion is final."""
+TOMBSTONE = {"retired": True}
+
+
+def secret_name(tenant_id: str, integration_id: str) -> str:
+    """Every integration secret lives under its tenant (``calsync/<tenant>/integrations/<id>``), so IAM
+    conditions and a tenant check on ``secret_ref`` can tell whose it is."""
+    return f"calsync/{tenant_id}/integrations/{integration_id}"
+
+
+def create(tenant_id: str, integration_id: str, value: dict[str, Any]) -> str:
+    """A new integration secret, tagged with its tenant and integration; returns its ARN."""
+    name = secret_name(tenant_id, integration_id)
+    response = client().create_secret(
+        Name=name, SecretString=json.dumps(value, sort_keys=True),
+        Tags=[{"Key": TENANT_TAG, "Value": tenant_id}, {"Key": INTEGRATION_TAG, "Value": integration_id}])
+    return str(response["ARN"])
+
+
+def retire(secret_ref: str) -> bool:
+    """Takes the credentials out of reach and schedules the secret's deletion (RECOVERY_WINDOW_DAYS).
+
+    First a tombstone version becomes current *and* previous, so no version holding the credentials
+    keeps a staging label: a restore within the window brings back only the tombstone. Then the
+    deletion is scheduled (until then Secrets Manager refuses to read the secret at all). False when
+    the secret was already gone or scheduled."""
+    from botocore.exceptions import ClientError
+
+    secrets = client()
+    forget(secret_ref)
+    try:
+        stages = secrets.describe_secret(SecretId=secret_ref)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    if stages.get("DeletedDate"):
+        return False
+    labels = stages.get("VersionIdsToStages", {})
+    current = next((v for v, names in labels.items() if "AWSCURRENT" in names), None)
+    previous = next((v for v, names in labels.items() if "AWSPREVIOUS" in names), None)
+    tombstone = secrets.put_secret_value(SecretId=secret_ref, SecretString=json.dumps(TOMBSTONE),
+                                         VersionStages=["CALSYNC_RETIRED"])["VersionId"]
+    if current is not None:
+        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSCURRENT",
+                                            MoveToVersionId=tombstone, RemoveFromVersionId=current)
+    else:
+        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSCURRENT", MoveToVersionId=tombstone)
+    labels_now = secrets.describe_secret(SecretId=secret_ref).get("VersionIdsToStages", {})
+    previous = next((v for v, names in labels_now.items() if "AWSPREVIOUS" in names), previous)
+    if previous is not None and previous != tombstone:
+        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSPREVIOUS",
+                                            MoveToVersionId=tombstone, RemoveFromVersionId=previous)
+    secrets.delete_secret(SecretId=secret_ref, RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
+    return True

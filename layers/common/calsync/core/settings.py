@@ -41,11 +41,17 @@ PROVIDER_ENDPOINTS: dict[str, tuple[str, str]] = {
     "google_authorize_uri": ("https://accounts.google.com/o/oauth2/v2/auth", "accounts.google.com"),
     "graph_api_base": ("https://graph.microsoft.com/v1.0", "graph.microsoft.com"),
     "microsoft_login_base": ("https://login.microsoftonline.com", "login.microsoftonline.com"),
+    "icloud_caldav_url": ("https://caldav.icloud.com", "caldav.icloud.com"),
 }
 """Where OAuth tokens and calendar data may be sent. Deployment settings, never integration data, and
 pinned to the provider's own host: only ``CALSYNC_LOCAL_DEVELOPMENT`` lets them name a loopback
 simulator instead."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _public_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
 
 
 def endpoint_allowed(url: str, host: str, local_development: bool) -> bool:
@@ -64,6 +70,8 @@ class Settings:
     feeds_table: str = _env("CALSYNC_FEEDS_TABLE", required=True, check=_name)
     feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
+    connect_links_table: str = _env("CALSYNC_CONNECT_LINKS_TABLE", required=True, check=_name)
+    oauth_states_table: str = _env("CALSYNC_OAUTH_STATES_TABLE", required=True, check=_name)
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
     region: str = _env("AWS_REGION", default="us-east-1")
     dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack
@@ -83,6 +91,21 @@ class Settings:
     graph_api_base: str = _env("CALSYNC_GRAPH_API_BASE", default=PROVIDER_ENDPOINTS["graph_api_base"][0])
     microsoft_login_base: str = _env("CALSYNC_MICROSOFT_LOGIN_BASE",
                                      default=PROVIDER_ENDPOINTS["microsoft_login_base"][0])
+    icloud_caldav_url: str = _env("CALSYNC_ICLOUD_CALDAV_URL", default=PROVIDER_ENDPOINTS["icloud_caldav_url"][0])
+    # -- the connect page and the integration API (calsync.services.connect) --
+    public_base_url: str | None = _env("CALSYNC_PUBLIC_BASE_URL", check=_public_url)
+    """Public base of the HTTP API: connect pages and the exact OAuth redirect URIs are built from it,
+    never from a request's Host header."""
+    connect_link_key: str | None = _env("CALSYNC_CONNECT_LINK_KEY")
+    """The KMS HMAC key (id, ARN or alias) that signs connect links."""
+    google_oauth_app_secret: str | None = _env("CALSYNC_GOOGLE_OAUTH_APP_SECRET")
+    """Secret holding the Google OAuth client (``client_id``, ``client_secret``); unset: Google is not offered."""
+    microsoft_oauth_app_secret: str | None = _env("CALSYNC_MICROSOFT_OAUTH_APP_SECRET")
+    """Secret holding the Microsoft OAuth client; unset: Microsoft is not offered."""
+    api_caller_prefix: str = _env("CALSYNC_API_CALLER_PREFIX", default="calsync-tenant-", check=_name)
+    """Integration API callers are IAM roles or users named ``<prefix><tenant_id>``."""
+    api_caller_accounts: str | None = _env("CALSYNC_API_CALLER_ACCOUNTS")
+    """Comma-separated AWS accounts whose principals may call the integration API (unset: this one only)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -110,6 +133,9 @@ class Settings:
             if spec.name in PROVIDER_ENDPOINTS and not endpoint_allowed(
                     getattr(settings, spec.name), PROVIDER_ENDPOINTS[spec.name][1], settings.local_development):
                 bad.append(spec.metadata["env"])
+        if settings.public_base_url and not (settings.public_base_url.startswith("https://") or (
+                settings.local_development and urlsplit(settings.public_base_url).hostname in LOOPBACK_HOSTS)):
+            bad.append("CALSYNC_PUBLIC_BASE_URL")  # pages and OAuth redirects over https only, but locally
         if bad:
             raise ConfigurationError(f"invalid or missing settings: {', '.join(bad)}")
         return settings

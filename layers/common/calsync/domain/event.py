@@ -31,6 +31,8 @@ class CalendarEvent:
     url: str | None = None
     private: bool = True
     categories: tuple[str, ...] = field(default_factory=tuple)
+    reminder_minutes: int | None = None
+    """A reminder this many minutes before the start (VALARM, Google reminder override, Graph reminder)."""
 
 
 @dataclass(frozen=True)

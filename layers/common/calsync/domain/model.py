@@ -33,6 +33,10 @@ class PrivacySettings(BaseModel):
     show_deep_link: bool = True
     show_telehealth_link: bool = False
     private_visibility: bool = True
+    reminder_minutes: int | None = Field(
+        default=None, ge=0, le=40320,
+        description="A reminder this many minutes before the start; none when unset (40320: Google's maximum)",
+    )
 
 
 class Provider(StrEnum):

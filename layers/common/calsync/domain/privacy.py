@@ -84,6 +84,7 @@ def render(appointment: AppointmentChanged, settings: PrivacySettings) -> Calend
         all_day=appointment.all_day,
         url=appointment.deep_link if settings.show_deep_link else None,
         private=settings.private_visibility,
+        reminder_minutes=settings.reminder_minutes,
     )
 
 
@@ -91,7 +92,7 @@ def content_hash(event: CalendarEvent | None) -> str:
     """A stable digest of what a calendar should hold; equal hashes mean nothing to write."""
     if event is None:
         return "absent"
-    canonical = {
+    canonical: dict[str, object] = {
         "summary": event.summary,
         "description": event.description,
         "location": event.location,
@@ -102,5 +103,7 @@ def content_hash(event: CalendarEvent | None) -> str:
         "url": event.url,
         "private": event.private,
     }
+    if event.reminder_minutes is not None:  # absent when unset, so events synced before reminders keep their hash
+        canonical["reminder_minutes"] = event.reminder_minutes
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:32]

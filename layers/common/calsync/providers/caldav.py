@@ -25,7 +25,7 @@ from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
-from calsync.http.client import new_client
+from calsync.http.guarded import guarded_client
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
 NAME = "caldav"
@@ -55,8 +55,9 @@ class CalDavProvider:
         if self._client is None:
             assert self._credentials is not None
             username, password = self._credentials()
-            self._client = new_client(get_settings().provider_timeout_seconds,
-                                      auth=httpx.BasicAuth(username, password))
+            settings = get_settings()  # the server was typed in by a person: public addresses only
+            self._client = guarded_client(settings.provider_timeout_seconds, allow_loopback=settings.local_development,
+                                          auth=httpx.BasicAuth(username, password))
         return self._client
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -2,7 +2,13 @@
 of the calendar collection calsync writes into. Used when a clinician connects, not on the hot path.
 
 ``/.well-known/caldav`` → ``current-user-principal`` → ``calendar-home-set`` → the calendars in it;
-the home may live on another host (iCloud answers with ``pNN-caldav.icloud.com``).
+the home may live on another host of the same site (iCloud answers ``caldav.icloud.com`` with
+``pNN-caldav.icloud.com``).
+
+The client carries the clinician's credentials, so where they may go is narrow: redirects are followed
+within the same origin only (``outcomes.redirect_location``), and an address the server names in its
+answers must be https (outside local development) and on the server's own site (:func:`same_site`).
+Which addresses a connection may reach at all is the client's business (``calsync.http.guarded``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from urllib.parse import urljoin
 import httpx
 
 from calsync.core.errors import ProviderGoneError, ProviderRejectedError
-from calsync.http.outcomes import raise_for_status, transport_errors
+from calsync.http.outcomes import raise_for_status, redirect_location, transport_errors
 
 NAME = "caldav"
 DAV, CALDAV = "DAV:", "urn:ietf:params:xml:ns:caldav"
@@ -28,14 +34,36 @@ class DiscoveredCalendar:
     display_name: str | None
 
 
+def same_site(origin: str, candidate: str) -> bool:
+    """Whether a URL a server answered with may receive the credentials given for ``origin``: the same
+    scheme (or an upgrade to https), and the same host or a host under the origin's parent domain
+    (``caldav.icloud.com`` → ``p42-caldav.icloud.com``; a two-label host is its own parent)."""
+    first, second = httpx.URL(origin), httpx.URL(candidate)
+    if second.scheme != first.scheme and second.scheme != "https":
+        return False
+    if second.host == first.host:
+        return True
+    labels = first.host.split(".")
+    parent = ".".join(labels[1:]) if len(labels) > 2 else first.host
+    return second.host.endswith("." + parent)
+
+
+def _follow(origin: str, base: str, href: str) -> str:
+    url = urljoin(base, href)
+    if not same_site(origin, url):
+        raise ProviderRejectedError(NAME, "href_to_other_site")
+    return url
+
+
 def _propfind(client: httpx.Client, url: str, body: str, depth: str) -> tuple[str, ET.Element]:
-    """PROPFIND following up to three redirects; returns the final URL and the multistatus element."""
+    """PROPFIND following up to three same-origin redirects; returns the final URL and the multistatus."""
     for _hop in range(4):
         with transport_errors(NAME):
             response = client.request("PROPFIND", url, content=body.encode(),
                                       headers={"Depth": depth, "Content-Type": "application/xml; charset=utf-8"})
-        if response.status_code in (301, 302, 307, 308) and "Location" in response.headers:
-            url = urljoin(url, response.headers["Location"])
+        location = redirect_location(NAME, response, url)
+        if location is not None:
+            url = location
             continue
         raise_for_status(NAME, response)
         return url, ET.fromstring(response.content)  # noqa: S314 - see the import note
@@ -58,7 +86,7 @@ def principal_url(client: httpx.Client, server_url: str) -> str:
     href = _href(root, "d:current-user-principal")
     if href is None:
         raise ProviderRejectedError(NAME, "no_current_user_principal")
-    return urljoin(url, href)
+    return _follow(server_url, url, href)
 
 
 def calendar_home(client: httpx.Client, principal: str) -> str:
@@ -68,7 +96,7 @@ def calendar_home(client: httpx.Client, principal: str) -> str:
     href = _href(root, "c:calendar-home-set")
     if href is None:
         raise ProviderRejectedError(NAME, "no_calendar_home")
-    return urljoin(url, href)
+    return _follow(principal, url, href)
 
 
 def list_calendars(client: httpx.Client, home: str) -> list[DiscoveredCalendar]:
@@ -85,7 +113,9 @@ def list_calendars(client: httpx.Client, home: str) -> list[DiscoveredCalendar]:
         if components and "VEVENT" not in components:
             continue
         name = response.findtext(".//d:displayname", namespaces=NS)
-        found.append(DiscoveredCalendar(urljoin(url, href.strip()), name))
+        target = urljoin(url, href.strip())
+        if same_site(home, target):
+            found.append(DiscoveredCalendar(target, name))
     return found
 
 

@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Six tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Eight tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,6 +8,9 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* ConnectLinks, OAuthStates — the connect page: single-use connect links (and the browser session each
+  one opens), and the one-time OAuth ``state`` with its PKCE verifier; both keyed by a SHA-256, both
+  expiring (TTL, and checked on every read: DynamoDB deletes expired items only eventually).
 """
 
 from __future__ import annotations
@@ -286,8 +289,46 @@ class FeedEventItem(_Bound, Model):
     by_start = ByStartIndex()
 
 
+# -- the connect page ------------------------------------------------------------------------------------
+
+
+class ConnectLinkItem(_Bound, Model):
+    """A connect link the EHR asked for, and the browser session it opens when claimed (once)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.connect_links_table`` by :func:`bind`."""
+
+    link_hash = UnicodeAttribute(hash_key=True)  # SHA-256 of the link id; the id itself is never stored
+    tenant_id = UnicodeAttribute()
+    practitioner_id = UnicodeAttribute()
+    reconnect_id = UnicodeAttribute(null=True)  # the integration this link reconnects, if any
+    created_at = NumberAttribute()
+    link_expires_at = NumberAttribute()  # the link must be claimed before this (epoch seconds)
+    claimed_at = NumberAttribute(null=True)
+    session_hash = UnicodeAttribute(null=True)  # SHA-256 of the session cookie's secret
+    session_expires_at = NumberAttribute(null=True)
+    integration_id = UnicodeAttribute(null=True)  # what this session connected (its status page)
+    expires_at = TTLAttribute()  # removal: after the link (or its session) has expired
+
+
+class OAuthStateItem(_Bound, Model):
+    """One authorization request in flight: the one-time ``state`` (by its SHA-256), the PKCE verifier
+    and what the clinician chose. Consumed by one DeleteItem when the provider sends the browser back."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.oauth_states_table`` by :func:`bind`."""
+
+    state_hash = UnicodeAttribute(hash_key=True)
+    link_hash = UnicodeAttribute()  # the session that started it
+    provider = UnicodeAttribute()
+    flow = UnicodeAttribute()  # JSON: the client library's flow (PKCE verifier, nonce, redirect URI, scopes)
+    choices = UnicodeAttribute()  # JSON: the settings the clinician chose before leaving for consent
+    created_at = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem)
+                                       FeedEventItem, ConnectLinkItem, OAuthStateItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
@@ -298,6 +339,8 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
+    ConnectLinkItem: "connect_links_table",
+    OAuthStateItem: "oauth_states_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 

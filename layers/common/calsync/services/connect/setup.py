@@ -1,0 +1,97 @@
+"""What every way of connecting ends with: the credentials in a new secret under the tenant's name, the
+integration stored, and its first sync scheduled (``lifecycle.connect``: ``pending`` until the first
+write, then ``active``) — or, for an integration in ``error`` whose clinician signed in again, the new
+consent stored by compare-and-swap and the parked work replayed (``lifecycle.reconnect``).
+
+When the clinician still has to pick calendars (an existing calendar to write to, or the busy ones for
+two-way sync), the integration waits as ``paused`` with reason :data:`AWAITING_CALENDAR`: it is visible
+to the EHR (and can be disconnected) but writes nothing until the choice is made.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from calsync.aws import secret_store
+from calsync.core.errors import ConfigurationError
+from calsync.domain.connect import Choices
+from calsync.domain.model import Integration, IntegrationStatus, Provider
+from calsync.services import lifecycle
+from calsync.store import connect as store
+from calsync.store import integrations
+
+AWAITING_CALENDAR = "awaiting_calendar"
+BUSY_CALENDARS_OPTION = "busy_calendars"  # JSON list of calendar ids whose events count as busy (two-way)
+DEDICATED_OPTION = "calendar_created_by_calsync"
+
+
+def new_integration_id() -> str:
+    return "int_" + secrets.token_hex(10)
+
+
+def create(session: store.Session, choices: Choices, secret: dict[str, Any], *, calendar_id: str,
+           options: dict[str, str], awaiting_calendar: bool) -> Integration:
+    """Stores the secret and the integration; schedules the first sync unless calendars are still to pick."""
+    integration_id = new_integration_id()
+    secret_ref = secret_store.create(session.tenant_id, integration_id, secret)
+    integration = Integration(
+        integration_id=integration_id, tenant_id=session.tenant_id, practitioner_id=session.practitioner_id,
+        provider=choices.provider, calendar_id=calendar_id, direction=choices.direction, window=choices.window,
+        privacy=choices.privacy, secret_ref=secret_ref, options=options)
+    if awaiting_calendar:
+        integrations.put(integration.model_copy(update={"status": IntegrationStatus.PAUSED,
+                                                        "status_reason": AWAITING_CALENDAR}))
+    else:
+        lifecycle.connect(integration)
+    store.record_integration(session.link_hash, integration_id)
+    return integration
+
+
+def reconnect_target(session: store.Session) -> Integration | None:
+    """The integration this session's link reconnects, if it still belongs to the link's clinician."""
+    if session.reconnect_id is None:
+        return None
+    found = integrations.get(session.reconnect_id)
+    if found is None or (found.tenant_id, found.practitioner_id) != (session.tenant_id, session.practitioner_id):
+        return None
+    return found
+
+
+def reconnect(session: store.Session, integration: Integration, secret: dict[str, Any]) -> Integration:
+    """New consent for an existing integration: stored by compare-and-swap, parked work replayed."""
+    if not integration.secret_ref:
+        raise ConfigurationError("integration has no secret reference")
+    lifecycle.reconnect(integration.integration_id, secret)
+    store.record_integration(session.link_hash, integration.integration_id)
+    return integrations.get(integration.integration_id) or integration
+
+
+def session_integration(session: store.Session) -> Integration | None:
+    """The integration this session connected (its status page), if any and still the clinician's."""
+    if session.integration_id is None:
+        return None
+    found = integrations.get(session.integration_id)
+    if found is None or (found.tenant_id, found.practitioner_id) != (session.tenant_id, session.practitioner_id):
+        return None
+    return found
+
+
+def choose_calendars(session: store.Session, calendar_id: str | None, busy: list[str]) -> Integration:
+    """The clinician picked where to write (``calendar_id``) and which calendars are busy: the
+    integration starts (``pending``, first sync scheduled)."""
+    integration = session_integration(session)
+    if integration is None or integration.status_reason != AWAITING_CALENDAR:
+        raise ConfigurationError("no integration awaits a calendar choice in this session")
+    options = {**integration.options, BUSY_CALENDARS_OPTION: json.dumps(busy)} if busy else dict(integration.options)
+    update: dict[str, Any] = {"options": options}
+    if calendar_id is not None:
+        update["calendar_id"] = calendar_id
+    chosen = integration.model_copy(update=update)
+    lifecycle.connect(chosen)
+    return chosen
+
+
+def is_oauth(provider: Provider) -> bool:
+    return provider in (Provider.GOOGLE, Provider.MICROSOFT)
