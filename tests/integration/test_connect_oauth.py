@@ -1,0 +1,216 @@
+"""The connect page's OAuth paths against the local deployment and the simulators: Google (google-auth-
+oauthlib's flow) and Microsoft (msal's auth-code flow, form_post handed on within the site), PKCE S256,
+the fewest scopes, one-time states, exact redirect URIs; forged states, replayed codes and callbacks,
+denied consent and unticked scopes are refused with nothing stored; the first event arrives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from calsync.domain.model import IntegrationStatus
+from calsync.store import integrations
+from tests.support.connect import (
+    GOOGLE_USER,
+    MS_USER,
+    Api,
+    Browser,
+    Sims,
+    dump_secrets,
+    dump_tables,
+    google_consent,
+    hidden,
+    microsoft_consent,
+)
+from tests.support.pipeline import deliver
+from tests.support.reliability import PRACTICE, ZONE
+
+APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
+
+
+@pytest.fixture
+def api(connect_sims: Sims, tenant_id: str) -> Api:
+    return Api(connect_sims.deployment, tenant_id)
+
+
+@pytest.fixture
+def browser(connect_sims: Sims) -> Browser:
+    return Browser(connect_sims.deployment.api.base_url)
+
+
+def session_integration(api: Api, practitioner: str) -> dict[str, object]:
+    answer = api.call("GET", f"/integrations?practitioner_id={practitioner}")
+    assert answer.status_code == 200, answer.text
+    (found,) = answer.json()["integrations"]
+    return dict(found)
+
+
+def appointment_entry(tenant_id: str, practitioner: str, appointment_id: str = "apt-1") -> dict[str, object]:
+    start = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time(10), ZONE)
+    detail = {"schema_version": 1, "tenant_id": tenant_id, "appointment_id": appointment_id,
+              "updated_at": dt.datetime.now(dt.UTC).isoformat(), "status": "scheduled",
+              "start": start.isoformat(), "end": (start + dt.timedelta(minutes=45)).isoformat(),
+              "timezone": str(ZONE), "practitioner_id": practitioner, "practice": PRACTICE,
+              "client": {"id": "c-1", "internal_id": "A-77", "first_name": "Jordan", "last_name": "Rivera"}}
+    import json
+
+    return {"Source": "ehr.test", "DetailType": "Appointment Changed", "Detail": json.dumps(detail)}
+
+
+def test_google_connect_with_pkce_and_minimal_scopes_then_the_first_event_arrives(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    going = browser.settings("google", client_display="initials", reminder_minutes="15")
+    assert going.status_code == 303
+    authorize = urlsplit(going.headers["location"])
+    query = {k: v[0] for k, v in parse_qs(authorize.query).items()}
+    assert authorize.geturl().startswith(connect_sims.google.authorize_uri)
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert query["scope"] == APP_CREATED  # a dedicated calendar needs nothing more
+    assert query["redirect_uri"] == connect_sims.deployment.api.base_url + "/connect/oauth/google/callback"
+    assert query["access_type"] == "offline" and len(query["state"]) >= 43
+
+    back = browser.get(google_consent(connect_sims, going.headers["location"]))
+    assert back.status_code == 303 and back.headers["location"] == "/connect/status"
+    found = session_integration(api, "dr-okafor")
+    assert found["status"] == "pending" and found["provider"] == "google"
+    calendar_id = str(found["settings"]["calendar_id"])  # type: ignore[index]
+    assert [c["summary"] for c in connect_sims.google.calendars(GOOGLE_USER) if c["id"] == calendar_id] == [
+        "Clinic appointments"]
+    secret = str(integrations.get(str(found["integration_id"])).secret_ref)  # type: ignore[union-attr]
+    assert f":secret:calsync/{api.tenant_id}/integrations/" in secret
+
+    stack = connect_sims.deployment.stack
+    deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-okafor")])
+    (event,) = connect_sims.google.events(calendar_id)
+    assert event["summary"] == "[Main Street Family Practice] J.R."
+    assert event["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 15}]}
+    assert "attendees" not in event
+    status = browser.get("/connect/status")
+    assert "Status: active" in status.text and "<dd data-events>1</dd>" in status.text
+
+
+def test_a_callback_is_taken_once_forged_states_and_replays_change_nothing(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    going = browser.settings("google")
+    callback = google_consent(connect_sims, going.headers["location"])
+    forged = callback.replace("state=", "state=x")
+    refused = browser.get(forged)
+    assert refused.status_code == 400 and 'data-problem="state"' in refused.text
+    assert browser.get(callback).status_code == 303  # the real one still works: a forged state took nothing
+    replay = browser.get(callback)
+    assert replay.status_code == 400 and 'data-problem="state"' in replay.text
+    assert len(api.call("GET", "/integrations?practitioner_id=dr-okafor").json()["integrations"]) == 1
+
+
+def test_a_callback_in_another_browser_is_refused(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    callback = google_consent(connect_sims, browser.settings("google").headers["location"])
+    other = Browser(connect_sims.deployment.api.base_url)
+    other.connect_link(api.link("dr-okafor"))
+    refused = other.get(callback)
+    assert refused.status_code == 400 and 'data-problem="state"' in refused.text
+    assert api.call("GET", "/integrations?practitioner_id=dr-okafor").json()["integrations"] == []
+
+
+def test_a_reused_code_and_a_wrong_pkce_verifier_are_refused_by_the_provider(connect_sims):
+    from calsync.core.settings import get_settings
+    from calsync.oauth import consent
+
+    settings = get_settings()
+    client = consent.OAuthClient("calsync-local-client", "calsync-local-client-secret")
+    redirect = connect_sims.deployment.api.base_url + "/connect/oauth/google/callback"
+    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-1", authorize_uri=settings.google_authorize_uri,
+                                     token_uri=settings.google_token_uri)
+    code = parse_qs(urlsplit(google_consent(connect_sims, url)).query)["code"][0]
+    wrong = {**flow, "code_verifier": "w" * 64}
+    with pytest.raises(consent.ConsentError) as refused:
+        consent.google_finish(client, wrong, code, authorize_uri=settings.google_authorize_uri,
+                              token_uri=settings.google_token_uri, timeout=5)
+    assert refused.value.reason == "invalid_grant"
+    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-2", authorize_uri=settings.google_authorize_uri,
+                                     token_uri=settings.google_token_uri)
+    code = parse_qs(urlsplit(google_consent(connect_sims, url)).query)["code"][0]
+    granted = consent.google_finish(client, flow, code, authorize_uri=settings.google_authorize_uri,
+                                    token_uri=settings.google_token_uri, timeout=5)
+    with pytest.raises(consent.ConsentError):
+        consent.google_finish(client, flow, code, authorize_uri=settings.google_authorize_uri,
+                              token_uri=settings.google_token_uri, timeout=5)
+    # a replayed code also revokes what it produced (RFC 6749 §4.1.2), as Google does
+    assert connect_sims.google.tokens_in(str(granted.secret)) == []
+
+
+def test_denied_consent_shows_a_clear_page_and_stores_nothing(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    denied = browser.get(google_consent(connect_sims, browser.settings("google").headers["location"], allow=False))
+    assert denied.status_code == 403 and 'data-problem="denied"' in denied.text
+    assert api.call("GET", "/integrations?practitioner_id=dr-okafor").json()["integrations"] == []
+    assert f"calsync/{api.tenant_id}/" not in dump_secrets(connect_sims.deployment.stack)
+
+
+def test_an_unticked_scope_is_refused_and_the_consent_handed_back(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    going = browser.settings("google", target="existing")
+    callback = google_consent(connect_sims, going.headers["location"],
+                              scopes=["https://www.googleapis.com/auth/calendar.events"])
+    refused = browser.get(callback)
+    assert refused.status_code == 403 and 'data-problem="scopes_missing"' in refused.text
+    assert api.call("GET", "/integrations?practitioner_id=dr-okafor").json()["integrations"] == []
+    issued = connect_sims.google.issued_refresh_tokens(GOOGLE_USER)
+    assert issued and connect_sims.google.tokens_in(" ".join(issued)) == []  # revoked
+
+
+def test_google_existing_calendar_is_picked_after_consent(connect_sims, api, browser):
+    connect_sims.google.add_calendar(GOOGLE_USER, "work@group.calendar.google.com", summary="Work")
+    browser.connect_link(api.link("dr-okafor"))
+    going = browser.settings("google", target="existing")
+    scopes = parse_qs(urlsplit(going.headers["location"]).query)["scope"][0].split()
+    assert sorted(scopes) == ["https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+                              "https://www.googleapis.com/auth/calendar.events"]
+    back = browser.get(google_consent(connect_sims, going.headers["location"]))
+    assert back.headers["location"] == "/connect/calendars"
+    assert session_integration(api, "dr-okafor")["status"] == "paused"  # waits for the choice, writes nothing
+    assert api.call("POST", f"/integrations/{session_integration(api, 'dr-okafor')['integration_id']}/resume",
+                    {"backfill": True}).status_code == 409
+    page = browser.get("/connect/calendars")
+    assert "Work" in page.text and GOOGLE_USER in page.text
+    chosen = browser.post("/connect/calendars", {"csrf": hidden(page.text, "csrf"),
+                                                 "calendar": "work@group.calendar.google.com"})
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/connect/status"
+    found = session_integration(api, "dr-okafor")
+    assert found["status"] == "pending"
+    assert found["settings"]["calendar_id"] == "work@group.calendar.google.com"  # type: ignore[index]
+
+
+def test_microsoft_connect_through_msal_with_form_post_then_the_first_event_arrives(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-lindqvist"))
+    going = browser.settings("microsoft", reminder_minutes="10")
+    authorize = {k: v[0] for k, v in parse_qs(urlsplit(going.headers["location"]).query).items()}
+    assert authorize["response_mode"] == "form_post" and authorize["code_challenge_method"] == "S256"
+    assert "https://graph.microsoft.com/Calendars.ReadWrite" in authorize["scope"].split()
+    posted = microsoft_consent(connect_sims, going.headers["location"])
+    relay = browser.post("/connect/oauth/microsoft/callback", posted)  # from Microsoft's site: no cookie needed
+    assert relay.status_code == 200 and 'action="/connect/oauth/microsoft/finish"' in relay.text
+    finished = browser.post("/connect/oauth/microsoft/finish", posted)
+    assert finished.status_code == 303 and finished.headers["location"] == "/connect/status", finished.text
+    found = session_integration(api, "dr-lindqvist")
+    calendar_id = str(found["settings"]["calendar_id"])  # type: ignore[index]
+    assert [c["name"] for c in connect_sims.microsoft.calendars(MS_USER) if c["id"] == calendar_id] == [
+        "Clinic appointments"]
+    stack = connect_sims.deployment.stack
+    deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-lindqvist")])
+    (event,) = connect_sims.microsoft.events(MS_USER, calendar_id)
+    assert event["isReminderOn"] is True and event["reminderMinutesBeforeStart"] == 10
+    stored = integrations.get(str(found["integration_id"]))
+    assert stored is not None and stored.status is IntegrationStatus.ACTIVE
+    again = browser.post("/connect/oauth/microsoft/finish", posted)  # the state was taken: once only
+    assert again.status_code == 400 and 'data-problem="state"' in again.text
+
+
+def test_nothing_secret_is_kept_in_the_tables(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    browser.get(google_consent(connect_sims, browser.settings("google").headers["location"]))
+    tables = dump_tables()
+    assert connect_sims.google.tokens_in(tables, live_only=False) == []
+    assert "code_verifier" not in tables  # taken with the state
