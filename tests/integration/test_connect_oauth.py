@@ -5,7 +5,6 @@ denied consent and unticked scopes are refused with nothing stored; the first ev
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,6 +17,7 @@ from tests.support.connect import (
     Api,
     Browser,
     Sims,
+    appointment_entry,
     dump_secrets,
     dump_tables,
     google_consent,
@@ -25,7 +25,6 @@ from tests.support.connect import (
     microsoft_consent,
 )
 from tests.support.pipeline import deliver
-from tests.support.reliability import PRACTICE, ZONE
 
 APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
 
@@ -45,18 +44,6 @@ def session_integration(api: Api, practitioner: str) -> dict[str, object]:
     assert answer.status_code == 200, answer.text
     (found,) = answer.json()["integrations"]
     return dict(found)
-
-
-def appointment_entry(tenant_id: str, practitioner: str, appointment_id: str = "apt-1") -> dict[str, object]:
-    start = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time(10), ZONE)
-    detail = {"schema_version": 1, "tenant_id": tenant_id, "appointment_id": appointment_id,
-              "updated_at": dt.datetime.now(dt.UTC).isoformat(), "status": "scheduled",
-              "start": start.isoformat(), "end": (start + dt.timedelta(minutes=45)).isoformat(),
-              "timezone": str(ZONE), "practitioner_id": practitioner, "practice": PRACTICE,
-              "client": {"id": "c-1", "internal_id": "A-77", "first_name": "Jordan", "last_name": "Rivera"}}
-    import json
-
-    return {"Source": "ehr.test", "DetailType": "Appointment Changed", "Detail": json.dumps(detail)}
 
 
 def test_google_connect_with_pkce_and_minimal_scopes_then_the_first_event_arrives(connect_sims, api, browser):

@@ -25,6 +25,7 @@ from devstack.local_api import LocalIdentity
 from devstack.oauth_clinicians import register_connect_clients, simulator_env
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
+from tests.support.reliability import PRACTICE, ZONE
 from tests.support.simulators import forget_calsync_state
 
 GOOGLE_USER = "dr.connect@gmail.example"
@@ -169,6 +170,16 @@ def microsoft_consent(sims: Sims, authorize_url: str, *, allow: bool = True, use
     assert back.status_code == 200, back.text
     return {html.unescape(k): html.unescape(v)
             for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', back.text)}
+
+
+def appointment_entry(tenant_id: str, practitioner: str, appointment_id: str = "apt-1") -> dict[str, object]:
+    start = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time(10), ZONE)
+    detail = {"schema_version": 1, "tenant_id": tenant_id, "appointment_id": appointment_id,
+              "updated_at": dt.datetime.now(dt.UTC).isoformat(), "status": "scheduled",
+              "start": start.isoformat(), "end": (start + dt.timedelta(minutes=45)).isoformat(),
+              "timezone": str(ZONE), "practitioner_id": practitioner, "practice": PRACTICE,
+              "client": {"id": "c-1", "internal_id": "A-77", "first_name": "Jordan", "last_name": "Rivera"}}
+    return {"Source": "ehr.test", "DetailType": "Appointment Changed", "Detail": json.dumps(detail)}
 
 
 # -- where a token could be -------------------------------------------------------------------------------
