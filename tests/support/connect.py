@@ -222,3 +222,24 @@ def dump_memory() -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def connect_google(sims: Sims, api: Api, practitioner: str, **choices: str) -> dict[str, Any]:
+    """A clinician connects Google through the page (consent answered on the simulator's page)."""
+    browser = Browser(sims.deployment.api.base_url)
+    browser.connect_link(api.link(practitioner))
+    going = browser.settings("google", **choices)
+    assert going.status_code == 303, going.text
+    assert browser.get(google_consent(sims, going.headers["location"])).status_code == 303
+    (found,) = api.call("GET", f"/integrations?practitioner_id={practitioner}").json()["integrations"]
+    return dict(found)
+
+
+def connect_microsoft(sims: Sims, api: Api, practitioner: str, **choices: str) -> dict[str, Any]:
+    browser = Browser(sims.deployment.api.base_url)
+    browser.connect_link(api.link(practitioner))
+    going = browser.settings("microsoft", **choices)
+    posted = microsoft_consent(sims, going.headers["location"])
+    assert browser.post("/connect/oauth/microsoft/finish", posted).status_code == 303
+    (found,) = api.call("GET", f"/integrations?practitioner_id={practitioner}").json()["integrations"]
+    return dict(found)

@@ -63,6 +63,7 @@ INTEGRATION_TAG = "calsync:integration"
 RECOVERY_WINDOW_DAYS = 7
 """The shortest window Secrets Manager allows before a scheduled deletion is final."""
 TOMBSTONE = {"retired": True}
+RETIRED_STAGE = "CALSYNC_RETIRED"
 
 
 def secret_name(tenant_id: str, integration_id: str) -> str:
@@ -83,36 +84,36 @@ def create(tenant_id: str, integration_id: str, value: dict[str, Any]) -> str:
 def retire(secret_ref: str) -> bool:
     """Takes the credentials out of reach and schedules the secret's deletion (RECOVERY_WINDOW_DAYS).
 
-    First a tombstone version becomes current *and* previous, so no version holding the credentials
-    keeps a staging label: a restore within the window brings back only the tombstone. Then the
-    deletion is scheduled (until then Secrets Manager refuses to read the secret at all). False when
-    the secret was already gone or scheduled."""
+    First a tombstone version takes every staging label (``AWSCURRENT``, ``AWSPREVIOUS``) and every other
+    label is removed from the versions that held credentials, so none of them keeps a label: a restore
+    within the window brings back only the tombstone. Then the deletion is scheduled (until then Secrets
+    Manager refuses to read the secret at all). False when it was already gone or scheduled."""
     from botocore.exceptions import ClientError
 
     secrets = client()
     forget(secret_ref)
     try:
-        stages = secrets.describe_secret(SecretId=secret_ref)
+        described = secrets.describe_secret(SecretId=secret_ref)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return False
         raise
-    if stages.get("DeletedDate"):
+    if described.get("DeletedDate"):
         return False
-    labels = stages.get("VersionIdsToStages", {})
-    current = next((v for v, names in labels.items() if "AWSCURRENT" in names), None)
-    previous = next((v for v, names in labels.items() if "AWSPREVIOUS" in names), None)
     tombstone = secrets.put_secret_value(SecretId=secret_ref, SecretString=json.dumps(TOMBSTONE),
-                                         VersionStages=["CALSYNC_RETIRED"])["VersionId"]
-    if current is not None:
-        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSCURRENT",
-                                            MoveToVersionId=tombstone, RemoveFromVersionId=current)
-    else:
-        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSCURRENT", MoveToVersionId=tombstone)
-    labels_now = secrets.describe_secret(SecretId=secret_ref).get("VersionIdsToStages", {})
-    previous = next((v for v, names in labels_now.items() if "AWSPREVIOUS" in names), previous)
-    if previous is not None and previous != tombstone:
-        secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage="AWSPREVIOUS",
-                                            MoveToVersionId=tombstone, RemoveFromVersionId=previous)
+                                         VersionStages=[RETIRED_STAGE])["VersionId"]
+    for _round in range(3):  # moving AWSCURRENT hands AWSPREVIOUS to the old version: go round again
+        labelled = [(version, label) for version, labels in
+                    secrets.describe_secret(SecretId=secret_ref).get("VersionIdsToStages", {}).items()
+                    if version != tombstone for label in labels]
+        if not labelled:
+            break
+        for version, label in labelled:
+            if label in ("AWSCURRENT", "AWSPREVIOUS"):
+                secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage=label,
+                                                    MoveToVersionId=tombstone, RemoveFromVersionId=version)
+            else:
+                secrets.update_secret_version_stage(SecretId=secret_ref, VersionStage=label,
+                                                    RemoveFromVersionId=version)
     secrets.delete_secret(SecretId=secret_ref, RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
     return True
