@@ -123,9 +123,9 @@ def test_globals_set_runtime_logs_and_powertools():
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
 
 
-def test_the_four_functions_exist():
+def test_the_six_functions_exist():
     assert set(FUNCTIONS) == {"OnAppointmentChangeFunction", "OnWebhookFunction", "RetrySweeperFunction",
-                              "FeedFunction"}
+                              "FeedFunction", "ConnectFunction", "IntegrationApiFunction"}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -268,7 +268,27 @@ def test_http_routes():
         ("GET", "/feeds/{file}", "FeedFunction"),
         ("HEAD", "/feeds/{file}", "FeedFunction"),
         ("POST", "/webhooks/{provider}", "OnWebhookFunction"),
+        ("GET", "/connect/{proxy+}", "ConnectFunction"),
+        ("POST", "/connect/{proxy+}", "ConnectFunction"),
+        ("ANY", "/api/{proxy+}", "IntegrationApiFunction"),
     }
+
+
+def test_only_the_integration_api_takes_iam_signed_calls_and_it_takes_nothing_else():
+    for function_id in FUNCTIONS:
+        for event in (properties(TEMPLATE, function_id).get("Events") or {}).values():
+            if event["Type"] == "HttpApi":
+                authorizer = (event["Properties"].get("Auth") or {}).get("Authorizer")
+                assert (authorizer == "AWS_IAM") == (function_id == "IntegrationApiFunction"), function_id
+
+
+def test_only_the_integration_api_signs_connect_links_and_the_page_only_verifies_them():
+    assert "kms:GenerateMac" in allowed_actions("IntegrationApiFunction")
+    assert "kms:VerifyMac" not in allowed_actions("IntegrationApiFunction")
+    assert "kms:VerifyMac" in allowed_actions("ConnectFunction")
+    assert "kms:GenerateMac" not in allowed_actions("ConnectFunction")
+    key = properties(TEMPLATE, "ConnectLinkKey")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
 
 
 def test_http_api_is_throttled_and_logs_no_paths():
@@ -334,7 +354,17 @@ def test_secrets_are_limited_to_the_calsync_prefix():
         for statement in statements(function_id):
             if any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])):
                 (resource,) = as_list(statement["Resource"])
-                assert resource["Fn::Sub"].endswith(":secret:calsync/*"), function_id
+                assert ":secret:calsync/" in resource["Fn::Sub"] and resource["Fn::Sub"].endswith("*"), function_id
+
+
+def test_the_connect_page_creates_only_integration_secrets_and_reads_only_the_oauth_clients():
+    for statement in statements("ConnectFunction"):
+        actions = set(as_list(statement["Action"]))
+        if actions & {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"}:
+            assert statement["Resource"]["Fn::Sub"].endswith(":secret:calsync/*/integrations/*")
+        elif actions == {"secretsmanager:GetSecretValue"}:
+            assert statement["Resource"]["Fn::Sub"].endswith(":secret:calsync/_deployment/oauth/*")
+    assert "secretsmanager:DeleteSecret" not in allowed_actions("ConnectFunction")
 
 
 # -- alarms and dashboard ----------------------------------------------------------------------------------
