@@ -26,10 +26,13 @@ import statistics
 import time
 from typing import Any
 
+import os
+
 import httpx
 
 from devstack.deployment import Deployment, DeploymentPorts
 
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the figures, not the functions' log lines
 TENANT = "bench-health"
 PRACTICE = {"id": "main-street", "name": "Main Street Family Practice"}
 
