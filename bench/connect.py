@@ -21,12 +21,11 @@ import argparse
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import statistics
 import time
 from typing import Any
-
-import os
 
 import httpx
 

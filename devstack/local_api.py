@@ -17,8 +17,8 @@ does not emulate (throttling, access logs, other authorisers) is listed in ``Blu
 from __future__ import annotations
 
 import base64
-import hashlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import time

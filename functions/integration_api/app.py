@@ -103,7 +103,8 @@ def list_integrations(
     return IntegrationList(integrations=[_view(i) for i in found])
 
 
-@app.get(f"{PREFIX}/integrations/<integration_id>", responses=answers(200, "The integration", IntegrationView), tags=["integrations"],
+@app.get(f"{PREFIX}/integrations/<integration_id>",
+         responses=answers(200, "The integration", IntegrationView), tags=["integrations"],
          summary="One integration")
 def get_integration(integration_id: IntegrationId) -> IntegrationView:
     return _view(api.owned(tenant(), integration_id))
@@ -118,13 +119,15 @@ def update_settings(integration_id: IntegrationId, change: Annotated[SettingsCha
     return _view(api.update_settings(tenant(), integration_id, changes))
 
 
-@app.post(f"{PREFIX}/integrations/<integration_id>/pause", responses=answers(200, "Paused", IntegrationView), tags=["integrations"],
+@app.post(f"{PREFIX}/integrations/<integration_id>/pause",
+          responses=answers(200, "Paused", IntegrationView), tags=["integrations"],
           summary="Stop writing to the calendar")
 def pause(integration_id: IntegrationId) -> IntegrationView:
     return _view(api.pause(tenant(), integration_id))
 
 
-@app.post(f"{PREFIX}/integrations/<integration_id>/resume", responses=answers(200, "Resumed", IntegrationView), tags=["integrations"],
+@app.post(f"{PREFIX}/integrations/<integration_id>/resume",
+          responses=answers(200, "Resumed", IntegrationView), tags=["integrations"],
           summary="Write again: parked work is replayed; with backfill the whole window is brought up to date")
 def resume(integration_id: IntegrationId, request: Annotated[ResumeRequest, Body()]) -> IntegrationView:
     return _view(api.resume(tenant(), integration_id, request.backfill))
@@ -145,7 +148,8 @@ def disconnect(integration_id: IntegrationId, request: Annotated[DisconnectReque
 # -- feeds ------------------------------------------------------------------------------------------------
 
 
-@app.post(f"{PREFIX}/feeds", status_code=201, responses=answers(201, "The feed and its first URL", FeedCreated), tags=["feeds"],
+@app.post(f"{PREFIX}/feeds", status_code=201,
+          responses=answers(201, "The feed and its first URL", FeedCreated), tags=["feeds"],
           summary="A private ICS feed for a clinician or a practice; its first URL is shown once")
 def create_feed(request: Annotated[FeedRequest, Body()]) -> FeedCreated:
     feed, issued = api.create_feed(tenant(), request.practitioner_id, request.practice_id,
@@ -153,13 +157,15 @@ def create_feed(request: Annotated[FeedRequest, Body()]) -> FeedCreated:
     return FeedCreated(feed=_view(feed), url=FeedUrl(token_id=issued.token_id, url=issued.url))
 
 
-@app.get(f"{PREFIX}/feeds/<feed_id>/urls", responses=answers(200, "The URLs", FeedUrlList), tags=["feeds"], summary="A feed's URLs (ids only)")
+@app.get(f"{PREFIX}/feeds/<feed_id>/urls",
+         responses=answers(200, "The URLs", FeedUrlList), tags=["feeds"], summary="A feed's URLs (ids only)")
 def feed_urls(feed_id: FeedId) -> FeedUrlList:
     return FeedUrlList(urls=[FeedUrlInfo(token_id=t.token_id, created_at=t.created_at, revoked_at=t.revoked_at)
                              for t in api.feed_urls(tenant(), feed_id)])
 
 
-@app.post(f"{PREFIX}/feeds/<feed_id>/urls", status_code=201, responses=answers(201, "The new URL", FeedUrl), tags=["feeds"],
+@app.post(f"{PREFIX}/feeds/<feed_id>/urls", status_code=201,
+          responses=answers(201, "The new URL", FeedUrl), tags=["feeds"],
           summary="One more URL for the feed (another device or person)")
 def add_feed_url(feed_id: FeedId) -> FeedUrl:
     issued = api.add_feed_url(tenant(), feed_id)
@@ -174,7 +180,8 @@ def rotate_feed_url(feed_id: FeedId, token_id: TokenId) -> FeedUrl:
     return FeedUrl(token_id=issued.token_id, url=issued.url)
 
 
-@app.delete(f"{PREFIX}/feeds/<feed_id>/urls/<token_id>", status_code=204, responses=answers(204, "Revoked"), tags=["feeds"],
+@app.delete(f"{PREFIX}/feeds/<feed_id>/urls/<token_id>", status_code=204,
+            responses=answers(204, "Revoked"), tags=["feeds"],
             summary="Revoke one URL (it answers 410 from then on)")
 def revoke_feed_url(feed_id: FeedId, token_id: TokenId) -> None:
     api.revoke_feed_url(tenant(), feed_id, token_id)

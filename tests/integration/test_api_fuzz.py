@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from schemathesis.specs.openapi.checks import unsupported_method
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import unsupported_method
 
 from devstack.local_api import LocalIdentity
 from tests.conftest import PORTS
@@ -64,7 +64,8 @@ def fuzz_setup(connect_sims: Sims, victim: dict[str, Any]) -> tuple[Api, Api]:
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.filter_too_much])
 def test_api_fuzz(case: Any, fuzz_setup: tuple[Api, Api], victim: dict[str, Any]) -> None:
     _owner, caller = fuzz_setup
     if case.path_parameters:  # now and then aim at the other tenant's real resources

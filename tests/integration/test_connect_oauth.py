@@ -108,16 +108,16 @@ def test_a_reused_code_and_a_wrong_pkce_verifier_are_refused_by_the_provider(con
     settings = get_settings()
     client = consent.OAuthClient("calsync-local-client", "calsync-local-client-secret")
     redirect = connect_sims.deployment.api.base_url + "/connect/oauth/google/callback"
-    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-1", authorize_uri=settings.google_authorize_uri,
-                                     token_uri=settings.google_token_uri)
+    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-1",
+                                     authorize_uri=settings.google_authorize_uri, token_uri=settings.google_token_uri)
     code = parse_qs(urlsplit(google_consent(connect_sims, url)).query)["code"][0]
     wrong = {**flow, "code_verifier": "w" * 64}
     with pytest.raises(consent.ConsentError) as refused:
         consent.google_finish(client, wrong, code, authorize_uri=settings.google_authorize_uri,
                               token_uri=settings.google_token_uri, timeout=5)
     assert refused.value.reason == "invalid_grant"
-    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-2", authorize_uri=settings.google_authorize_uri,
-                                     token_uri=settings.google_token_uri)
+    url, flow = consent.google_start(client, [APP_CREATED], redirect, "state-2",
+                                     authorize_uri=settings.google_authorize_uri, token_uri=settings.google_token_uri)
     code = parse_qs(urlsplit(google_consent(connect_sims, url)).query)["code"][0]
     granted = consent.google_finish(client, flow, code, authorize_uri=settings.google_authorize_uri,
                                     token_uri=settings.google_token_uri, timeout=5)

@@ -7,6 +7,7 @@ through the disconnect hooks, retires the secret and can remove every event."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -36,7 +37,7 @@ def api(connect_sims: Sims, tenant_id: str) -> Api:
 
 
 @pytest.fixture
-def stopped() -> list[str]:
+def stopped() -> Iterator[list[str]]:
     """The disconnect hooks' calls (a stand-in for the channel stopping two-way sync registers)."""
     calls: list[str] = []
 
@@ -57,7 +58,7 @@ def test_the_tenant_is_the_callers_identity_and_tenants_cannot_see_each_other(co
     found = connect_google(connect_sims, api, "dr-okafor")
     other = Api(connect_sims.deployment, api.tenant_id + "-other")
     integration_id = found["integration_id"]
-    assert other.call("GET", f"/integrations?practitioner_id=dr-okafor").json() == {"integrations": []}
+    assert other.call("GET", "/integrations?practitioner_id=dr-okafor").json() == {"integrations": []}
     for method, path, body in [("GET", f"/integrations/{integration_id}", None),
                                ("PATCH", f"/integrations/{integration_id}/settings", {"window": {"past_days": 1}}),
                                ("POST", f"/integrations/{integration_id}/pause", None),
@@ -71,8 +72,8 @@ def test_the_tenant_is_the_callers_identity_and_tenants_cannot_see_each_other(co
     assert api.integration(integration_id)["status"] == "pending"  # untouched
     unsigned = httpx.get(api.base + f"/integrations/{integration_id}")
     assert unsigned.status_code == 403
-    body = json.dumps({"practitioner_id": "x", "tenant_id": api.tenant_id}).encode()
-    assert signed(other.identity, "POST", other.base + "/connect-links", raw=body).status_code == 422
+    smuggled = json.dumps({"practitioner_id": "x", "tenant_id": api.tenant_id}).encode()
+    assert signed(other.identity, "POST", other.base + "/connect-links", raw=smuggled).status_code == 422
 
 
 def test_a_privacy_change_rewrites_every_event_already_pushed_in_one_sweeper_run(connect_sims, api):

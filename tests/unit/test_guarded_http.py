@@ -17,7 +17,7 @@ from calsync.providers.caldav_discovery import same_site
 
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "127.8.9.1", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "fd00:ec2::254",
-    "100.64.0.1", "0.0.0.0", "::", "224.0.0.1", "240.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+    "100.64.0.1", "0.0.0.0", "::",  # noqa: S104 - addresses to refuse, not to bind "224.0.0.1", "240.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
     "fe80::1", "fc00::1", "198.18.0.1",
 ])
 def test_private_loopback_link_local_and_metadata_addresses_are_refused(address):
