@@ -280,6 +280,9 @@ def test_only_the_integration_api_takes_iam_signed_calls_and_it_takes_nothing_el
             if event["Type"] == "HttpApi":
                 authorizer = (event["Properties"].get("Auth") or {}).get("Authorizer")
                 assert (authorizer == "AWS_IAM") == (function_id == "IntegrationApiFunction"), function_id
+    (api_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi")
+    auth = properties(TEMPLATE, api_id)["Auth"]
+    assert auth["EnableIamAuthorizer"] is True and "DefaultAuthorizer" not in auth  # SAM needs it for AWS_IAM routes
 
 
 def test_only_the_integration_api_signs_connect_links_and_the_page_only_verifies_them():
