@@ -201,3 +201,52 @@ def test_nothing_secret_is_kept_in_the_tables(connect_sims, api, browser):
     tables = dump_tables()
     assert connect_sims.google.tokens_in(tables, live_only=False) == []
     assert "code_verifier" not in tables  # taken with the state
+
+
+def test_reconnecting_an_integration_in_error_replays_its_parked_work(connect_sims, api, browser):
+    from tests.support.connect import connect_google
+
+    found = connect_google(connect_sims, api, "dr-okafor")
+    stack = connect_sims.deployment.stack
+    connect_sims.google.revoke(GOOGLE_USER)  # the clinician withdrew access at Google
+    deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-okafor", "apt-parked")])
+    broken = api.integration(found["integration_id"])
+    assert (broken["status"], broken["status_reason"]) == ("error", "reauth_required")
+    page = browser.get("/connect/status")
+    assert page.status_code == 401  # this browser has no session yet
+    browser.connect_link(api.link("dr-okafor", reconnect=found["integration_id"]))
+    assert browser.get("/connect/choose").headers["location"] == "/connect/settings?provider=google"
+    going = browser.settings("google")
+    assert browser.get(google_consent(connect_sims, going.headers["location"])).status_code == 303
+    healed = api.integration(found["integration_id"])
+    assert healed["status"] == "active" and len(api.call(
+        "GET", "/integrations?practitioner_id=dr-okafor").json()["integrations"]) == 1  # the same integration
+    (event,) = connect_sims.google.events(found["settings"]["calendar_id"])  # the parked work, replayed
+    assert event["summary"] == "[Main Street Family Practice] #A-77"
+
+
+def test_a_deleted_calendar_shows_on_the_status_page(connect_sims, api, browser):
+    browser.connect_link(api.link("dr-okafor"))
+    browser.get(google_consent(connect_sims, browser.settings("google").headers["location"]))
+    found = session_integration(api, "dr-okafor")
+    connect_sims.google.remove_calendar(str(found["settings"]["calendar_id"]))  # type: ignore[index]
+    stack = connect_sims.deployment.stack
+    deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-okafor")])
+    page = browser.get("/connect/status")
+    assert 'data-status="error"' in page.text and "The calendar was deleted" in page.text
+
+
+def test_two_way_asks_which_calendars_count_as_busy(connect_sims, api, browser):
+    connect_sims.google.add_calendar(GOOGLE_USER, "family@group.calendar.google.com", summary="Family")
+    browser.connect_link(api.link("dr-okafor"))
+    going = browser.settings("google", direction="two_way")
+    assert browser.get(google_consent(connect_sims, going.headers["location"])).headers["location"] == (
+        "/connect/calendars")
+    page = browser.get("/connect/calendars")
+    assert 'name="calendar"' not in page.text and page.text.count('name="busy"') >= 2  # dedicated: no target
+    done = browser.post("/connect/calendars", {"csrf": hidden(page.text, "csrf"),
+                                               "busy": ["family@group.calendar.google.com", "not-mine"]})
+    assert done.headers["location"] == "/connect/status"
+    stored = integrations.get(str(session_integration(api, "dr-okafor")["integration_id"]))
+    assert stored is not None and stored.direction.value == "two_way"
+    assert stored.options["busy_calendars"] == '["family@group.calendar.google.com"]'  # only the clinician's own

@@ -26,14 +26,12 @@ def client(provider: Provider) -> OAuthClient | None:
     name = app_secret_name(provider)
     if not name:
         return None
+    from botocore.exceptions import ClientError
+
     try:
         value = secret_store.read(name, get_settings().secret_cache_seconds)
-    except CalSyncError:
+    except (CalSyncError, ClientError):  # missing, unreadable or not JSON: the provider is simply not offered
         return None
-    except Exception as error:  # botocore: missing secret or no access - the provider is simply not offered
-        if type(error).__name__ in ("ClientError", "ResourceNotFoundException"):
-            return None
-        raise
     client_id, client_secret = value.get("client_id"), value.get("client_secret")
     if not (isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret):
         return None

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from calsync.core.errors import CalSyncError, ProviderAuthError, ProviderError, ProviderGoneError, StoreError
+from calsync.core.errors import ProviderAuthError, ProviderError, ProviderGoneError
 from calsync.core.observability import logger
 from calsync.core.settings import get_settings
 from calsync.domain import connect as rules
@@ -461,11 +461,3 @@ def status_page(cookie: str | None, fragment: bool = False) -> Answer:
         "events": events_written(integration), "settled": integration.status is not IntegrationStatus.PENDING,
     }
     return Page("_status.html" if fragment else "status.html", context)
-
-
-def failure(error: Exception) -> Page:
-    """What the page shows for an error nothing above expected (logged by type, never by content)."""
-    if isinstance(error, StoreError | CalSyncError):
-        logger.error("connect page failed", extra={"error": type(error).__name__})
-    return problem("failed")
-
