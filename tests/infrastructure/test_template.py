@@ -315,7 +315,7 @@ def test_sample_http_events_hit_a_route(sample):
     route_keys = {f"{method} {path}" for method, path, _ in http_routes()}
     assert event["routeKey"] in route_keys
     assert event["requestContext"]["http"]["method"] == event["routeKey"].split(" ")[0]
-    assert set(event["pathParameters"]) == set(re.findall(r"\{(\w+)\}", event["routeKey"]))
+    assert set(event["pathParameters"]) == set(re.findall(r"\{(\w+)\+?\}", event["routeKey"]))
 
 
 # -- tables and IAM ----------------------------------------------------------------------------------------
