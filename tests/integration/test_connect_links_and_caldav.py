@@ -110,7 +110,7 @@ def test_icloud_connects_after_a_test_write_and_delete(connect_sims, api, browse
     assert done.status_code == 303 and done.headers["location"] == "/connect/status", done.text
     (found,) = api.call("GET", "/integrations?practitioner_id=dr-caldav").json()["integrations"]
     url = found["settings"]["calendar_id"]
-    assert url.endswith("/clinic-appointments/") and found["status"] == "pending"
+    assert url.endswith("/clinic-appointments/") and found["status"] == "active"
     assert read_calendar(url, RADICALE_USER, RADICALE_PASSWORD) == []  # the test event is gone again
     stack = connect_sims.deployment.stack
     deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-caldav")])

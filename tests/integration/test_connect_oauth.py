@@ -61,7 +61,7 @@ def test_google_connect_with_pkce_and_minimal_scopes_then_the_first_event_arrive
     back = browser.get(google_consent(connect_sims, going.headers["location"]))
     assert back.status_code == 303 and back.headers["location"] == "/connect/status"
     found = session_integration(api, "dr-okafor")
-    assert found["status"] == "pending" and found["provider"] == "google"
+    assert found["status"] == "active" and found["provider"] == "google"  # the first (empty) resync is done
     calendar_id = str(found["settings"]["calendar_id"])  # type: ignore[index]
     assert [c["summary"] for c in connect_sims.google.calendars(GOOGLE_USER) if c["id"] == calendar_id] == [
         "Clinic appointments"]
@@ -166,7 +166,7 @@ def test_google_existing_calendar_is_picked_after_consent(connect_sims, api, bro
                                                  "calendar": "work@group.calendar.google.com"})
     assert chosen.status_code == 303 and chosen.headers["location"] == "/connect/status"
     found = session_integration(api, "dr-okafor")
-    assert found["status"] == "pending"
+    assert found["status"] == "active"
     assert found["settings"]["calendar_id"] == "work@group.calendar.google.com"  # type: ignore[index]
 
 
@@ -250,3 +250,13 @@ def test_two_way_asks_which_calendars_count_as_busy(connect_sims, api, browser):
     stored = integrations.get(str(session_integration(api, "dr-okafor")["integration_id"]))
     assert stored is not None and stored.direction.value == "two_way"
     assert stored.options["busy_calendars"] == '["family@group.calendar.google.com"]'  # only the clinician's own
+
+
+def test_appointments_already_booked_are_in_the_calendar_when_the_status_page_shows(connect_sims, api, browser):
+    stack = connect_sims.deployment.stack
+    deliver(stack, stack.resources, [appointment_entry(api.tenant_id, "dr-okafor", f"apt-{n}") for n in range(3)])
+    browser.connect_link(api.link("dr-okafor"))
+    assert browser.get(google_consent(connect_sims, browser.settings("google").headers["location"])).status_code == 303
+    found = session_integration(api, "dr-okafor")
+    assert len(connect_sims.google.events(str(found["settings"]["calendar_id"]))) == 3  # type: ignore[index]
+    assert found["status"] == "active"  # the first resync is complete already

@@ -69,7 +69,7 @@ def test_the_tenant_is_the_callers_identity_and_tenants_cannot_see_each_other(co
         answer = other.call(method, path, body)
         assert answer.status_code == 404, (method, path, answer.text)
         assert api.tenant_id not in answer.text
-    assert api.integration(integration_id)["status"] == "pending"  # untouched
+    assert api.integration(integration_id)["status"] == "active"  # untouched
     unsigned = httpx.get(api.base + f"/integrations/{integration_id}")
     assert unsigned.status_code == 403
     smuggled = json.dumps({"practitioner_id": "x", "tenant_id": api.tenant_id}).encode()

@@ -458,6 +458,6 @@ def status_page(cookie: str | None, fragment: bool = False) -> Answer:
         "provider": next(label for key, (p, _s, label) in KINDS.items() if p is integration.provider
                          and (key != "icloud")),
         "last_synced": last.strftime("%Y-%m-%d %H:%M UTC") if last else None,
-        "events": events_written(integration), "settled": integration.status is not IntegrationStatus.PENDING,
+        "events": events_written(integration),
     }
     return Page("_status.html" if fragment else "status.html", context)

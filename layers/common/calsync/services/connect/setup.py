@@ -1,6 +1,6 @@
 """What every way of connecting ends with: the credentials in a new secret under the tenant's name, the
 integration stored, and its first sync scheduled (``lifecycle.connect``: ``pending`` until the first
-write, then ``active``) — or, for an integration in ``error`` whose clinician signed in again, the new
+write, then ``active``), its first appointments written at once (:data:`FIRST_SYNCS`) — or, for an integration in ``error`` whose clinician signed in again, the new
 consent stored by compare-and-swap and the parked work replayed (``lifecycle.reconnect``).
 
 When the clinician still has to pick calendars (an existing calendar to write to, or the busy ones for
@@ -10,19 +10,24 @@ to the EHR (and can be disconnected) but writes nothing until the choice is made
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from typing import Any
 
 from calsync.aws import secret_store
-from calsync.core.errors import ConfigurationError
+from calsync.core.errors import CalSyncError, ConfigurationError
+from calsync.core.observability import logger
 from calsync.domain.connect import Choices
 from calsync.domain.model import Integration, IntegrationStatus, Provider
-from calsync.services import lifecycle
+from calsync.services import lifecycle, sweeper
 from calsync.store import connect as store
 from calsync.store import integrations
 
 AWAITING_CALENDAR = "awaiting_calendar"
+FIRST_SYNCS = 10
+"""Appointments a new connection writes before its page answers (the next sweeper run writes the rest): the
+clinician sees the first ones arrive at once instead of after the next sweeper tick (up to a minute)."""
 BUSY_CALENDARS_OPTION = "busy_calendars"  # JSON list of calendar ids whose events count as busy (two-way)
 DEDICATED_OPTION = "calendar_created_by_calsync"
 
@@ -43,10 +48,21 @@ def create(session: store.Session, choices: Choices, secret: dict[str, Any], *, 
     if awaiting_calendar:
         integrations.put(integration.model_copy(update={"status": IntegrationStatus.PAUSED,
                                                         "status_reason": AWAITING_CALENDAR}))
-    else:
-        lifecycle.connect(integration)
     store.record_integration(session.link_hash, integration_id)
+    if not awaiting_calendar:
+        start(integration)
     return integration
+
+
+def start(integration: Integration) -> None:
+    """``pending``, the first sync of the window scheduled, and its first appointments written now."""
+    lifecycle.connect(integration)
+    try:
+        sweeper.resync_now(integration.integration_id, dt.datetime.now(dt.UTC),
+                           sweeper.Budget(syncs=FIRST_SYNCS))
+    except CalSyncError as error:  # connected all the same: the next sweeper run writes them
+        logger.warning("first appointments not written yet", extra={"integration_id": integration.integration_id,
+                                                                    "error": type(error).__name__})
 
 
 def reconnect_target(session: store.Session) -> Integration | None:
@@ -89,7 +105,7 @@ def choose_calendars(session: store.Session, calendar_id: str | None, busy: list
     if calendar_id is not None:
         update["calendar_id"] = calendar_id
     chosen = integration.model_copy(update=update)
-    lifecycle.connect(chosen)
+    start(chosen)
     return chosen
 
 

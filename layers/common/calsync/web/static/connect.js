@@ -27,16 +27,17 @@
   }
 
   function refresh(region) {
+    // every 2 s for a minute (the first appointments arriving), then every 10 s, for 10 minutes at most
     var url = region.getAttribute("data-refresh");
+    var polls = 0;
     function tick() {
-      var status = region.querySelector("[data-settled]");
-      if (status && status.getAttribute("data-settled") === "true" && region.getAttribute("data-polls") > 3) { return; }
+      polls += 1;
+      if (polls > 84) { return; }
       fetch(url, {credentials: "same-origin"}).then(function (answer) {
         return answer.ok ? answer.text() : null;
       }).then(function (html) {
         if (html !== null) { region.innerHTML = html; }
-        region.setAttribute("data-polls", String(Number(region.getAttribute("data-polls") || 0) + 1));
-        setTimeout(tick, 2000);
+        setTimeout(tick, polls < 30 ? 2000 : 10000);
       });
     }
     setTimeout(tick, 1000);
