@@ -1,7 +1,8 @@
 """What every way of connecting ends with: the credentials in a new secret under the tenant's name, the
-integration stored, and its first sync scheduled (``lifecycle.connect``: ``pending`` until the first
-write, then ``active``), its first appointments written at once (:data:`FIRST_SYNCS`) — or, for an integration in ``error`` whose clinician signed in again, the new
-consent stored by compare-and-swap and the parked work replayed (``lifecycle.reconnect``).
+integration stored, its first sync scheduled (``lifecycle.connect``: ``pending`` until the first resync is
+complete, then ``active``) and its first appointments written at once (:data:`FIRST_SYNCS`) — or, for an
+integration in ``error`` whose clinician signed in again, the new consent stored by compare-and-swap and
+the parked work replayed (``lifecycle.reconnect``).
 
 When the clinician still has to pick calendars (an existing calendar to write to, or the busy ones for
 two-way sync), the integration waits as ``paused`` with reason :data:`AWAITING_CALENDAR`: it is visible
