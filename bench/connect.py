@@ -3,8 +3,8 @@ their template schedule): how long from the clinician's "Continue" to the first 
 and how heavy the pages are.
 
 * existing appointments: the clinician already has appointments in the window when they connect; the
-  first one reaches the calendar with the first resync, which the next sweeper run does (the template's
-  ``rate(1 minute)``: up to a minute, about half a minute on average);
+  first ones reach the calendar with the first resync, which the connect request starts itself
+  (``services.connect.setup.FIRST_SYNCS``; the sweeper, on the template's ``rate(1 minute)``, does the rest);
 * a change after connecting: an appointment booked right after the consent goes through the bus and the
   change queue, as every change does (the same-run baseline: the floor of any change);
 * the connect requests themselves (settings posted → consent → callback answered), without the person.
@@ -142,7 +142,8 @@ def main() -> None:
           f"median {statistics.median(requests) * 1000:.0f} ms")
     print(f"a change booked after connecting, in the calendar (baseline: the change path): "
           f"min {min(after):.2f} s, median {statistics.median(after):.2f} s")
-    print(f"Continue → existing appointments in the calendar (first resync, next sweeper run): "
+    print(f"Continue → an appointment booked before connecting, in the calendar (the first resync, started "
+          f"by the connect request): "
           f"min {min(existing):.1f} s, median {statistics.median(existing):.1f} s")
     if flow is not None:
         total = sum(flow.weights.values())
