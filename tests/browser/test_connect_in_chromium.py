@@ -36,11 +36,6 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def api(connect_sims: Sims, tenant_id: str) -> Api:
-    return Api(connect_sims.deployment, tenant_id)
-
-
 def new_page(chromium: Any, phone: bool = False) -> Any:
     # bypass_csp: only so that the test can inject axe-core; the page's own policy is tested elsewhere.
     # ignore_https_errors: the Microsoft simulator's certificate comes from a throw-away CA.

@@ -20,11 +20,6 @@ RADICALE_USER, RADICALE_PASSWORD = "dr-caldav", "app-specific-pw"
 
 
 @pytest.fixture
-def api(connect_sims: Sims, tenant_id: str) -> Api:
-    return Api(connect_sims.deployment, tenant_id)
-
-
-@pytest.fixture
 def browser(connect_sims: Sims) -> Browser:
     return Browser(connect_sims.deployment.api.base_url)
 

@@ -31,11 +31,6 @@ APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
 
 
 @pytest.fixture
-def api(connect_sims: Sims, tenant_id: str) -> Api:
-    return Api(connect_sims.deployment, tenant_id)
-
-
-@pytest.fixture
 def browser(connect_sims: Sims) -> Browser:
     return Browser(connect_sims.deployment.api.base_url)
 

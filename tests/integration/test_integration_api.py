@@ -33,11 +33,6 @@ from tests.support.simulators import forget_calsync_state
 
 
 @pytest.fixture
-def api(connect_sims: Sims, tenant_id: str) -> Api:
-    return Api(connect_sims.deployment, tenant_id)
-
-
-@pytest.fixture
 def stopped() -> Iterator[list[str]]:
     """The disconnect hooks' calls (a stand-in for the channel stopping two-way sync registers)."""
     calls: list[str] = []

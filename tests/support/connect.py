@@ -93,6 +93,12 @@ class Api:
         return found
 
 
+@pytest.fixture
+def api(connect_sims: Sims, tenant_id: str) -> Api:
+    """The integration API as the test tenant's backend calls it."""
+    return Api(connect_sims.deployment, tenant_id)
+
+
 def hidden(page: str, name: str) -> str:
     found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
     assert found, f"no hidden field {name}"
