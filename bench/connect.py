@@ -33,6 +33,7 @@ from devstack.deployment import Deployment, DeploymentPorts
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the figures, not the functions' log lines
 TENANT = "bench-health"
+SOURCE = "ehr.bench"
 PRACTICE = {"id": "main-street", "name": "Main Street Family Practice"}
 
 
@@ -42,7 +43,7 @@ def change(practitioner: str, appointment_id: str, days: int) -> dict[str, Any]:
               "updated_at": dt.datetime.now(dt.UTC).isoformat(), "status": "scheduled", "start": start.isoformat(),
               "end": (start + dt.timedelta(minutes=30)).isoformat(), "timezone": "UTC",
               "practitioner_id": practitioner, "practice": PRACTICE, "client": {"id": "c", "internal_id": "A-1"}}
-    return {"Source": "ehr.bench", "DetailType": "Appointment Changed", "Detail": json.dumps(detail),
+    return {"Source": SOURCE, "DetailType": "Appointment Changed", "Detail": json.dumps(detail),
             "EventBusName": "calsync-local"}
 
 
@@ -114,6 +115,7 @@ def main() -> None:
     requests: list[float] = []
     with Deployment(DeploymentPorts.pick(), schedule_period_seconds=args.sweep_every).start(workers=True) as running:
         assert running.google is not None
+        running.stack.allow_ehr(TENANT, SOURCE)  # the vendor's onboarding of the tenant
         events = running.stack.client("events")
         period = running.schedules["RetrySweeperFunction"].period_seconds
         flow: Flow | None = None
