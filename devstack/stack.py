@@ -61,6 +61,7 @@ TABLE_NAMES = {
     "CALSYNC_FEEDS_TABLE": "calsync-feeds",
     "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
     "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
+    "CALSYNC_PLATFORM_INTAKE_TABLE": "calsync-platform-intake",
 }
 # Settings that would send boto3 somewhere else than the stack (a profile, a session, a config file).
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -118,6 +119,7 @@ def stack_env(ports: StackPorts) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "CalSync",
         "POWERTOOLS_SERVICE_NAME": "calsync",
         "POWERTOOLS_TRACE_DISABLED": "1",
+        "CALSYNC_LOCAL_DEVELOPMENT": "1",  # booking-platform simulators and ICS exports on http://127.0.0.1
     }
 
 
@@ -269,7 +271,7 @@ class LocalStack:
         """
         self.apply_env()
         from calsync.settings import get_settings  # here, not at the top: the env must be in place first
-        from calsync.store import tables
+        from calsync.store import platform_intake, tables
 
         if get_settings().dynamodb_endpoint != self.ports.dynamodb_endpoint:
             raise DevstackError(
@@ -277,6 +279,7 @@ class LocalStack:
                 "put LocalStack.env() (or stack_env(ports)) into os.environ before importing calsync"
             )
         tables.create_all()
+        platform_intake.create_table()
 
         events = self.client("events")
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from devstack.stack import LocalStack, StackPorts, StackResources, apply_env, stack_env
 
-pytest_plugins = ["tests.provider_sims"]  # the Google and Microsoft simulators (google_sim, microsoft_sim)
+pytest_plugins = ["tests.provider_sims", "tests.platform_sim"]  # Google, Microsoft and booking-platform simulators
 
 STACK_PORTS = StackPorts.pick()
 apply_env(stack_env(STACK_PORTS))

@@ -268,7 +268,25 @@ def test_http_routes():
         ("GET", "/feeds/{file}", "FeedFunction"),
         ("HEAD", "/feeds/{file}", "FeedFunction"),
         ("POST", "/webhooks/{provider}", "OnWebhookFunction"),
+        ("POST", "/webhooks/platforms/{platform}/{tenant}", "OnWebhookFunction"),
+        ("POST", "/webhooks/platforms/{platform}/{tenant}/{secret}", "OnWebhookFunction"),
     }
+
+
+def test_the_local_webhook_server_serves_the_templates_webhook_routes():
+    from devstack.webhook_server import ROUTES
+
+    assert set(ROUTES) == {path for _, path, function_id in http_routes() if function_id == "OnWebhookFunction"}
+
+
+def test_booking_platform_events_are_published_under_a_source_the_rule_routes():
+    from calsync.platforms.intake import event_source
+
+    pattern = properties(TEMPLATE, "ChangesRule")["EventPattern"]
+    assert any(event_source("calendly").startswith(p["prefix"]) for p in pattern["source"])
+    for function_id in ("OnWebhookFunction", "RetrySweeperFunction"):
+        (allowed,) = [s for s in statements(function_id) if s.get("Sid") == "PublishPlatformChanges"]
+        assert allowed["Condition"] == {"StringLike": {"events:source": event_source("*")}}
 
 
 def test_http_api_is_throttled_and_logs_no_paths():

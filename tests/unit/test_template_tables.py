@@ -1,4 +1,4 @@
-"""template.yaml's DynamoDB tables equal the pynamodb models in ``calsync.store.tables``.
+"""template.yaml's DynamoDB tables equal the pynamodb models in ``calsync.store`` (``tables`` and ``platform_intake``).
 
 Keys, attribute types, secondary indexes (keys, projection, included attributes) and the TTL attribute are
 compared with pynamodb's own view of each model (``Model._get_schema()``, ``Model._ttl_attribute()``), so
@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 
 from calsync.settings import Settings
-from calsync.store.tables import ALL_MODELS
+from calsync.store.platform_intake import PlatformIntakeItem
+from calsync.store.tables import ALL_MODELS as TABLE_MODELS
 from tests.unit.cfn_template import load_template, ref_target, resources_of_type
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
+ALL_MODELS: tuple[Any, ...] = (*TABLE_MODELS, PlatformIntakeItem)
 MODEL_IDS = [model.__name__ for model in ALL_MODELS]
 
 
@@ -123,4 +125,4 @@ def test_every_template_table_has_a_model(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     modelled = {ref_target(variables.get(table_variable(model))) for model in ALL_MODELS}
     unmodelled = set(resources_of_type(template, TABLE_TYPE)) - modelled
-    assert not unmodelled, f"tables without a pynamodb model in calsync.store.tables: {sorted(unmodelled)}"
+    assert not unmodelled, f"tables without a pynamodb model in calsync.store: {sorted(unmodelled)}"

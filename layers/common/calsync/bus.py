@@ -22,14 +22,23 @@ def _client() -> EventBridgeClient:
     return boto3.client("events")
 
 
-def publish(detail_type: str, detail: dict[str, Any]) -> None:
+def publish(detail_type: str, detail: dict[str, Any], *, source: str = SOURCE) -> None:
     """Puts one event on the calsync bus; a no-op when no bus is configured."""
+    publish_all(detail_type, [detail], source=source)
+
+
+def publish_all(detail_type: str, details: list[dict[str, Any]], *, source: str = SOURCE) -> None:
+    """Puts events on the calsync bus, ten per call (PutEvents' limit); a no-op when no bus is configured.
+    Raises :class:`StoreError` if any entry was refused (the caller retries all of them: duplicates are
+    harmless, every event carries full state)."""
     bus = get_settings().event_bus_name
     if not bus:
         return
-    response = _client().put_events(
-        Entries=[{"EventBusName": bus, "Source": SOURCE, "DetailType": detail_type,
-                  "Detail": json.dumps(detail, sort_keys=True, default=str)}]
-    )
-    if response.get("FailedEntryCount"):
-        raise StoreError(f"PutEvents failed for {detail_type}")
+    for start in range(0, len(details), 10):
+        response = _client().put_events(
+            Entries=[{"EventBusName": bus, "Source": source, "DetailType": detail_type,
+                      "Detail": json.dumps(detail, sort_keys=True, default=str)}
+                     for detail in details[start:start + 10]]
+        )
+        if response.get("FailedEntryCount"):
+            raise StoreError(f"PutEvents failed for {detail_type}")

@@ -7,7 +7,7 @@ Metric dimensions are low-cardinality (provider, outcome). Patient details never
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "calsync"
 NAMESPACE = "CalSync"
@@ -39,6 +39,16 @@ class Metric:
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
     FEED_TOO_LARGE = "FeedTooLarge"
+    WEBHOOK_ACCEPTED = "WebhookAccepted"
+    WEBHOOK_REJECTED = "WebhookRejected"  # dimension reason: calsync.platforms.base.Reason
+    WEBHOOK_FAILED = "WebhookFailed"  # calsync's own trouble (DynamoDB, the bus): answered 503, the platform retries
+    PLATFORM_CHANGE_PUBLISHED = "PlatformChangePublished"
+    PLATFORM_CHANGE_UNMAPPED = "PlatformChangeUnmapped"  # no practitioner configured for the platform's staff id
+    PLATFORM_RESCHEDULE_HELD = "PlatformRescheduleHeld"
+    PLATFORM_FETCH_DEFERRED = "PlatformFetchDeferred"  # the platform's API failed for now: retried by the sweeper
+    PLATFORM_FETCH_DEAD = "PlatformFetchDead"
+    PLATFORM_EXPORT_POLLED = "PlatformExportPolled"
+    PLATFORM_EXPORT_FAILED = "PlatformExportFailed"
 
 
 def count(name: str, value: float = 1) -> None:
@@ -47,3 +57,12 @@ def count(name: str, value: float = 1) -> None:
 
 def seconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
+def count_by(name: str, dimension: str, value: str) -> None:
+    """One count, both in total (dimension ``service`` only, like every other metric) and broken down by
+    one extra dimension (a closed set of values only: never ids or content)."""
+    count(name)
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name=dimension, value=value)

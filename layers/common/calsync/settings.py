@@ -24,6 +24,12 @@ def _name(value: str) -> bool:
     return len(value) >= 3
 
 
+def _flag(value: str) -> bool:
+    if value.lower() not in ("1", "true", "0", "false"):
+        raise ValueError(value)
+    return value.lower() in ("1", "true")
+
+
 @dataclass(frozen=True)
 class Settings:
     appointments_table: str = _env("CALSYNC_APPOINTMENTS_TABLE", required=True, check=_name)
@@ -32,6 +38,7 @@ class Settings:
     feeds_table: str = _env("CALSYNC_FEEDS_TABLE", required=True, check=_name)
     feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
+    platform_intake_table: str = _env("CALSYNC_PLATFORM_INTAKE_TABLE", required=True, check=_name)
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
     region: str = _env("AWS_REGION", default="us-east-1")
     dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack
@@ -41,6 +48,8 @@ class Settings:
     provider_timeout_seconds: float = _env("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default=10.0, cast=float,
                                            check=lambda v: 0 < v <= 60)
     secret_cache_seconds: int = _env("CALSYNC_SECRET_CACHE_SECONDS", default=300, cast=int, check=lambda v: v >= 0)
+    # The local stack only: booking-platform and ICS URLs may then be plain http and on loopback.
+    local_development: bool = _env("CALSYNC_LOCAL_DEVELOPMENT", default=False, cast=_flag)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:

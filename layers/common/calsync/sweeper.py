@@ -37,6 +37,7 @@ from calsync.contract import AppointmentChanged
 from calsync.domain import Integration, IntegrationStatus, LedgerEntry, LedgerState
 from calsync.errors import CalSyncError, LeaseBusyError, StoreError
 from calsync.observability import Metric, count, logger
+from calsync.platforms import polling
 from calsync.settings import get_settings
 from calsync.store import appointments, integrations, ledger, sweeps
 
@@ -446,6 +447,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None) -> Swee
     work.tasks(recovery.REPLAY_PREFIX, work.replay)
     work.tasks(recovery.RESYNC_PREFIX, work.resync)
     work.gap_sweep()
+    platform_work = polling.poll_ics_sources(now, work.budget) + polling.retry_platform_fetches(now, work.budget)
     for hook in _renewal_hooks:
         if work.budget.can_read():
             work.report.renewed += hook(now, work.budget)
@@ -453,5 +455,6 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None) -> Swee
     work.report.reads = work.initial_reads - work.budget.reads
     if work.report.cut_short:
         count(Metric.SWEEP_CUT_SHORT)
-    logger.info("sweep finished", extra={**work.report.as_dict(), "seconds": round(time.monotonic() - started, 3)})
+    logger.info("sweep finished", extra={**work.report.as_dict(), "platform_work": platform_work,
+                                         "seconds": round(time.monotonic() - started, 3)})
     return work.report

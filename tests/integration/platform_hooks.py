@@ -1,0 +1,118 @@
+"""End-to-end helpers for booking platforms: a tenant's source on the local stack, signed requests sent to
+the real ``functions/on_webhook/app.lambda_handler`` as HTTP API events, and the rejected-metric counter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections import Counter
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
+from typing import Any
+
+from calsync.platforms import registry, sources
+from calsync.platforms.base import Scheme
+from calsync.platforms.source import Source
+from devstack.sim_platforms import PlatformSimulator
+from devstack.stack import LocalStack
+from devstack.webhook_server import api_event, invoke
+from tests.platform_samples import API_HOST, EXPORT_PLATFORMS, STAFF, Sample
+from tests.platform_signing import headers_for, stamp_body
+
+SECRET = "whsec-e2e-5b7d9f1e3a"
+API_TOKEN = "api-token-e2e-8c2a"
+ORGANIZATION = "00D5e000000SAMPLE"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Hook:
+    """One tenant's source of one platform on the local stack (settings, secret, the simulator's API)."""
+
+    def __init__(self, stack: LocalStack, sim: PlatformSimulator, tenant_id: str, platform: str, *,
+                 practitioner: str = "dr-okafor", options: dict[str, Any] | None = None) -> None:
+        self.stack, self.sim, self.tenant_id, self.platform = stack, sim, tenant_id, platform
+        found = registry.get(platform)
+        assert found is not None
+        self.scheme = found.scheme
+        sources.save(Source(
+            tenant_id=tenant_id, platform=platform, practice_id="main-street",
+            practice_name="Main Street Family Practice", timezone="America/New_York",
+            practitioners={STAFF[platform]: practitioner} if platform in STAFF else {},
+            default_practitioner_id=practitioner if platform in EXPORT_PLATFORMS else None,
+            api_base_url=sim.base_url(platform), options={"organization_id": ORGANIZATION, **(options or {})}))
+        self.secret_value: dict[str, Any] = {"signing_secret": SECRET, "api_auth": {"bearer": API_TOKEN}}
+        stack.put_secret(sources.secret_name(tenant_id, platform), self.secret_value)
+        sim.require_headers(platform, {"Authorization": f"Bearer {API_TOKEN}"})
+        self.path_secret = sources.issue_path_secret(tenant_id, platform) if self.scheme is Scheme.SECRET_URL else None
+
+    @property
+    def path(self) -> str:
+        base = f"/webhooks/platforms/{self.platform}/{self.tenant_id}"
+        return f"{base}/{self.path_secret}" if self.path_secret else base
+
+    def set_secret(self, **values: Any) -> None:
+        self.secret_value = {**self.secret_value, **values}
+        self.stack.put_secret(sources.secret_name(self.tenant_id, self.platform), self.secret_value)
+        from calsync import secrets
+
+        secrets.forget()
+
+    def serve(self, sample: Sample) -> None:
+        """Lets the simulator answer the sample's fetch-backs."""
+        for path, body in sample.api.items():
+            self.sim.put(self.platform, path, body)
+
+    def request(self, sample: Sample, *, at: dt.datetime | None = None, secret: str = SECRET,
+                body: bytes | None = None, path: str | None = None) -> dict[str, Any]:
+        """The HTTP API event for ``sample`` signed at ``at``; ``body`` replaces the signed body (tampering)."""
+        at = at or dt.datetime.now(dt.UTC)
+        signed = sample if isinstance(sample.body, str) else sample.with_body(
+            stamp_body(self.platform, sample.body, at))
+        raw = signed.raw
+        url = f"https://{API_HOST}{path or self.path}"
+        headers = {"content-type": sample.content_type, "user-agent": f"{self.platform}-webhooks/1.0",
+                   **headers_for(self.platform, secret, raw, url=url, at=at)}
+        event = api_event("POST", path or self.path, headers, body if body is not None else raw, domain=API_HOST)
+        assert event is not None
+        return event
+
+    def send(self, sample: Sample, **options: Any) -> Reply:
+        self.serve(sample)
+        return send_event(self.request(sample, **options))
+
+
+def send_event(event: dict[str, Any]) -> Reply:
+    from functions.on_webhook.app import lambda_handler
+
+    status, headers, body = invoke(lambda_handler, event)
+    return Reply(status, headers, body)
+
+
+@contextmanager
+def emitted_metrics() -> Any:
+    """Counts the EMF metrics emitted while the block runs: {(name, reason or None): count}."""
+    from calsync.observability import metrics
+
+    counts: Counter[tuple[str, str | None]] = Counter()
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        yield counts
+        if metrics.metric_set:  # what code outside a handler counted (a handler flushes its own)
+            metrics.flush_metrics()
+    for line in buffer.getvalue().splitlines():
+        if not line.startswith("{") or "_aws" not in line:
+            continue
+        document = json.loads(line)
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            counts[(metric["Name"], document.get("reason"))] += 1
