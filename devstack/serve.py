@@ -60,13 +60,23 @@ def main() -> int:
                 stack.radicale.add_user(*DEMO_USER)
                 stack.radicale.make_calendar(DEMO_USER[0], DEMO_CALENDAR, "Demo calendar")
             _print_guide(stack, ports)
-            _serve(stack)
+            _serve_with_platforms(stack)
     except KeyboardInterrupt:
         _say("\nstopped; every server is down and the temp folder removed")
     except DevstackError as error:
         _say(f"local stack failed: {error}")
         return 1
     return 0
+
+
+def _serve_with_platforms(stack: LocalStack) -> None:
+    """Booking-platform webhooks and their API simulator beside the stack (calsync imported late, as above)."""
+    from devstack import sample_day
+    from devstack.platform_sources import serve_platforms
+
+    with serve_platforms(stack, sample_day.TENANT, sample_day.OKAFOR) as lines:
+        _say("\n".join(lines))
+        _serve(stack)
 
 
 def _serve(stack: LocalStack) -> None:

@@ -11,9 +11,8 @@ from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
-from calsync.platforms import registry, sources
-from calsync.platforms.base import Scheme
-from calsync.platforms.source import Source
+from calsync.platforms import sources
+from devstack.platform_sources import connect_source
 from devstack.sim_platforms import PlatformSimulator
 from devstack.stack import LocalStack
 from devstack.webhook_server import api_event, invoke
@@ -42,19 +41,14 @@ class Hook:
     def __init__(self, stack: LocalStack, sim: PlatformSimulator, tenant_id: str, platform: str, *,
                  practitioner: str = "dr-okafor", options: dict[str, Any] | None = None) -> None:
         self.stack, self.sim, self.tenant_id, self.platform = stack, sim, tenant_id, platform
-        found = registry.get(platform)
-        assert found is not None
-        self.scheme = found.scheme
-        sources.save(Source(
-            tenant_id=tenant_id, platform=platform, practice_id="main-street",
-            practice_name="Main Street Family Practice", timezone="America/New_York",
+        connected = connect_source(
+            stack, sim, tenant_id, platform,
             practitioners={STAFF[platform]: practitioner} if platform in STAFF else {},
             default_practitioner_id=practitioner if platform in EXPORT_PLATFORMS else None,
-            api_base_url=sim.base_url(platform), options={"organization_id": ORGANIZATION, **(options or {})}))
+            signing_secret=SECRET, api_token=API_TOKEN, options={"organization_id": ORGANIZATION, **(options or {})})
+        self.scheme = connected.scheme
+        self.path_secret = connected.path_secret
         self.secret_value: dict[str, Any] = {"signing_secret": SECRET, "api_auth": {"bearer": API_TOKEN}}
-        stack.put_secret(sources.secret_name(tenant_id, platform), self.secret_value)
-        sim.require_headers(platform, {"Authorization": f"Bearer {API_TOKEN}"})
-        self.path_secret = sources.issue_path_secret(tenant_id, platform) if self.scheme is Scheme.SECRET_URL else None
 
     @property
     def path(self) -> str:

@@ -324,9 +324,10 @@ def test_a_reschedule_whose_new_half_never_arrives_is_resolved_by_the_sweeper(st
     source.send(load("calendly", "invitee-created"))
     source.send(load("calendly", "invitee-canceled-rescheduled"))  # serves the new invitee on the API too
     drain(stack, stack_resources)
-    assert polling.retry_platform_fetches(dt.datetime.now(dt.UTC), Budget()) == 0  # still inside the hold window
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)
-    assert polling.retry_platform_fetches(later, Budget()) == 1
+    polling.retry_platform_fetches(dt.datetime.now(dt.UTC), Budget())  # still inside the hold window
+    assert platform_intake.get(tenant_id, "calendly", Kind.HELD, "INV0000000000001") is not None
+    polling.retry_platform_fetches(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11), Budget())
+    assert platform_intake.get(tenant_id, "calendly", Kind.HELD, "INV0000000000001") is None
     drain(stack, stack_resources)
     moved = _one_event(clinician)
     assert (moved.start, moved.end) == expected_times(load("calendly", "invitee-created-rescheduled"))
@@ -398,8 +399,9 @@ def test_a_platform_outage_during_fetch_back_is_retried_on_calsyncs_schedule(sta
     assert queued is not None and queued.attempts == 1
     now = dt.datetime.now(dt.UTC)
     assert queued.due_at is not None and queued.due_at >= now + dt.timedelta(seconds=115)  # Retry-After wins
-    assert polling.retry_platform_fetches(now + dt.timedelta(seconds=60), Budget()) == 0  # not due yet
-    assert polling.retry_platform_fetches(now + dt.timedelta(minutes=3), Budget()) == 1
+    polling.retry_platform_fetches(now + dt.timedelta(seconds=60), Budget())  # not due yet
+    assert platform_intake.get(tenant_id, "acuity", Kind.FETCH, "700001") is not None
+    polling.retry_platform_fetches(now + dt.timedelta(minutes=3), Budget())
     assert platform_intake.get(tenant_id, "acuity", Kind.FETCH, "700001") is None
     drain(stack, stack_resources)
     assert times_on(clinician) == [expected_times(load("acuity", "scheduled"))]
@@ -469,3 +471,50 @@ def test_no_patient_detail_reaches_a_log_line(stack, stack_resources, tenant_id,
                    "Harper", "Voss", "Indigo", "Reyes", "Jules", "Marsh", "Casey", "Lindgren", "example.com",
                    "Nutrition review", "Physiotherapy"):
         assert detail not in text, detail
+
+
+def test_a_webhook_over_real_http_reaches_the_calendar(stack, stack_resources, tenant_id, platform_sim, clinician):
+    """The same path a platform (or anyone) takes against ``make serve``: an HTTP POST to the local routes."""
+    import httpx
+
+    from devstack.webhook_server import WebhookServer
+    from tests.platform_signing import headers_for
+
+    source = hook(stack, platform_sim, tenant_id, "calendly")
+    sample = load("calendly", "invitee-created")
+    headers = {"Content-Type": sample.content_type,
+               **headers_for("calendly", "whsec-e2e-5b7d9f1e3a", sample.raw, url="", at=dt.datetime.now(dt.UTC))}
+    with WebhookServer() as server, httpx.Client(base_url=server.url) as client:
+        forged = client.post(source.path, content=sample.raw,
+                             headers={**headers, "Calendly-Webhook-Signature": "t=1,v1=0"})
+        accepted = client.post(source.path, content=sample.raw, headers=headers)
+        replayed = client.post(source.path, content=sample.raw, headers=headers)
+        unknown = client.post("/webhooks/elsewhere/x/y/z/w", content=b"{}")
+    statuses = (forged.status_code, accepted.status_code, replayed.status_code, unknown.status_code)
+    assert statuses == (401, 200, 401, 404)
+    drain(stack, stack_resources)
+    assert times_on(clinician) == [expected_times(sample)]
+
+
+def test_a_large_batch_fetches_some_now_and_queues_the_rest(stack, stack_resources, tenant_id, platform_sim,
+                                                            clinician):
+    """HubSpot batches up to 100 events; a webhook fetches ten and leaves the rest to the sweeper, so it
+    always answers in time."""
+    source = hook(stack, platform_sim, tenant_id, "hubspot")
+    sample = load("hubspot", "meeting-created")
+    meeting = only(sample.api)
+    events = []
+    for index in range(12):
+        object_id = 51300000 + index
+        start = iso(meeting["properties"]["hs_meeting_start_time"]) + dt.timedelta(hours=index)
+        platform_sim.put("hubspot", f"/crm/v3/objects/meetings/{object_id}", {
+            **meeting, "id": str(object_id), "properties": {
+                **meeting["properties"], "hs_meeting_start_time": start.isoformat(),
+                "hs_meeting_end_time": (start + dt.timedelta(minutes=30)).isoformat()}})
+        events.append({**sample.body[0], "eventId": 92000000 + index, "objectId": object_id})
+    reply = send_event(source.request(sample.with_body(events)))
+    assert reply.json["results"] == {"published": 10, "deferred": 2}
+    polling.retry_platform_fetches(dt.datetime.now(dt.UTC), Budget())
+    assert list(platform_intake.list_kind(tenant_id, "hubspot", Kind.FETCH)) == []
+    drain(stack, stack_resources)
+    assert len(calendar(clinician)) == 12

@@ -175,7 +175,9 @@ class Platform:
     max_age: ClassVar[dt.timedelta | None] = None
     """How old a signed timestamp may be; None when the platform signs no time."""
     documented: ClassVar[bool] = False
-    """True when the verification scheme was checked against the platform's published documentation."""
+    """True when how the platform proves a request is its own (its signature, or that it documents none)
+    and what it sends were checked against the platform's published documentation; False when built to an
+    unconfirmed shape (docs/booking-platforms.md lists which)."""
     api_base: ClassVar[str | None] = None
     """The platform's API origin for fetch-backs (a tenant's source may name its own, e.g. a clinic host)."""
 

@@ -58,6 +58,9 @@ from calsync.store.platform_intake import DELIVERY_RETENTION, RECORD_RETENTION, 
 SOURCE_PREFIX = "ehr.platform."
 WEBHOOK_FETCH_TIMEOUT_SECONDS = 4.0
 """A fetch-back inside a webhook must leave time to answer (Square waits 10 s at most)."""
+MAX_FETCHES_PER_WEBHOOK = 10
+"""A batch (HubSpot sends up to 100 events) fetches this many at once; the rest are queued for the sweeper,
+so a webhook always answers within the function's timeout."""
 HOLD_WINDOW = dt.timedelta(minutes=10)
 RETRY_AFTER_SECONDS = "60"
 
@@ -106,7 +109,8 @@ def receive(platform_name: str, tenant_id: str, request: WebhookRequest, path_se
         notices = platform.notices(request, source)
         if any(not fresh(notice.sent_at, platform.max_age, now) for notice in notices):
             raise Rejected(Reason.STALE)
-        results = Counter(process(platform, source, notice, now) for notice in notices)
+        fetches = _FetchAllowance(MAX_FETCHES_PER_WEBHOOK)
+        results = Counter(process(platform, source, notice, now, fetches) for notice in notices)
     except Rejected as refusal:
         return _refused(platform.name, tenant_id, refusal)
     except (StoreError, BotoCoreError, ClientError) as error:
@@ -146,7 +150,17 @@ def _refused(platform: str, tenant_id: str, refusal: Rejected) -> Reply:
     return _json(refusal.status, body)
 
 
-def process(platform: Platform, source: Source, notice: Notice, now: dt.datetime) -> Result:
+@dataclass
+class _FetchAllowance:
+    remaining: int
+
+    def take(self) -> bool:
+        self.remaining -= 1
+        return self.remaining >= 0
+
+
+def process(platform: Platform, source: Source, notice: Notice, now: dt.datetime,
+            fetches: _FetchAllowance | None = None) -> Result:
     """One reported change, under its delivery claim when it has an event id."""
     if notice.booking is None and notice.reference is None:
         return Result.IGNORED
@@ -154,7 +168,7 @@ def process(platform: Platform, source: Source, notice: Notice, now: dt.datetime
     if key is not None and not platform_intake.claim_delivery(source.tenant_id, platform.name, key, now):
         return Result.REPLAY
     try:
-        result = _apply(platform, source, notice, now)
+        result = _apply(platform, source, notice, now, fetches or _FetchAllowance(1))
     except BaseException:
         if key is not None:
             platform_intake.release_delivery(source.tenant_id, platform.name, key)
@@ -164,7 +178,7 @@ def process(platform: Platform, source: Source, notice: Notice, now: dt.datetime
     return result
 
 
-def _apply(platform: Platform, source: Source, notice: Notice, now: dt.datetime) -> Result:
+def _apply(platform: Platform, source: Source, notice: Notice, now: dt.datetime, fetches: _FetchAllowance) -> Result:
     if notice.removed:
         assert notice.reference is not None
         return _remove(platform, source, notice.reference, now, AppointmentStatus.DELETED,
@@ -172,6 +186,9 @@ def _apply(platform: Platform, source: Source, notice: Notice, now: dt.datetime)
     booking = notice.booking
     if booking is None:
         assert notice.reference is not None
+        if not fetches.take():
+            queue_fetch(platform, source, notice.reference, attempts=0, due=now)
+            return Result.DEFERRED
         try:
             booking = platform.fetch(api_for(platform, source, WEBHOOK_FETCH_TIMEOUT_SECONDS), notice.reference,
                                      source)
@@ -310,11 +327,15 @@ def defer_fetch(platform: Platform, source: Source, reference: str, now: dt.date
         logger.error("platform fetch-back given up", extra={"platform": platform.name, "tenant_id": source.tenant_id,
                                                             "attempts": failures})
         return
-    platform_intake.put(source.tenant_id, platform.name, Kind.FETCH, reference, body={"reference": reference},
-                        due=when, attempts=failures)
-    count(Metric.PLATFORM_FETCH_DEFERRED)
+    queue_fetch(platform, source, reference, attempts=failures, due=when)
     logger.warning("platform fetch-back deferred", extra={"platform": platform.name, "tenant_id": source.tenant_id,
                                                           "attempts": failures, "next_attempt": when.isoformat()})
+
+
+def queue_fetch(platform: Platform, source: Source, reference: str, *, attempts: int, due: dt.datetime) -> None:
+    platform_intake.put(source.tenant_id, platform.name, Kind.FETCH, reference, body={"reference": reference},
+                        due=due, attempts=attempts)
+    count(Metric.PLATFORM_FETCH_DEFERRED)
 
 
 def _source_of(record: Record) -> tuple[Platform, Source] | None:

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from calsync import secrets as secret_store
@@ -100,7 +101,7 @@ def issue_path_secret(tenant_id: str, platform: str) -> str:
         raise ConfigurationError(f"no {platform} source for this tenant")
     token = secrets.token_urlsafe(32)
     hashes = (*source.path_secret_hashes, path_secret_hash(token))[-LIVE_PATH_SECRETS:]
-    save(_replace(source, path_secret_hashes=hashes))
+    save(replace(source, path_secret_hashes=hashes))
     return token
 
 
@@ -108,13 +109,7 @@ def retire_path_secrets(tenant_id: str, platform: str) -> None:
     """Keeps only the newest token (after the platform was switched to it)."""
     source = load(tenant_id, platform)
     if source is not None and source.path_secret_hashes:
-        save(_replace(source, path_secret_hashes=source.path_secret_hashes[-1:]))
-
-
-def _replace(source: Source, **changes: Any) -> Source:
-    from dataclasses import replace
-
-    return replace(source, **changes)
+        save(replace(source, path_secret_hashes=source.path_secret_hashes[-1:]))
 
 
 def forget() -> None:

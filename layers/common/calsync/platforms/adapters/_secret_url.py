@@ -33,21 +33,29 @@ def callback_fields(request: WebhookRequest) -> Mapping[str, Any]:
     return body
 
 
+def _at(fields: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = fields
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 class SecretUrlPlatform(Platform):
-    """Subclasses name where the reference is (``reference_path``, keys into the callback), the API path
-    that returns the booking (``fetch_path``, with ``{ref}``) and how to read it (:meth:`booking`)."""
+    """Subclasses name where the reference is (``reference_paths``: key paths into the callback, the first
+    present wins), the API path that returns the booking (``fetch_path``, with ``{ref}``) and how to read it
+    (:meth:`booking`)."""
 
     scheme = Scheme.SECRET_URL
-    reference_path: ClassVar[tuple[str, ...]]
+    reference_paths: ClassVar[tuple[tuple[str, ...], ...]]
     kind_field: ClassVar[str | None] = None
     fetch_path: ClassVar[str]
 
     def notices(self, request: WebhookRequest, source: Source) -> list[Notice]:
         fields = callback_fields(request)
         with readable():
-            value: Any = fields
-            for key in self.reference_path:
-                value = value[key]
+            value = next((found for path in self.reference_paths if (found := _at(fields, path)) is not None), None)
             if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
                 raise ValueError("no booking reference")
             kind = str(fields.get(self.kind_field, "callback")) if self.kind_field else "callback"

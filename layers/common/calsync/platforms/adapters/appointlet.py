@@ -22,6 +22,7 @@ from calsync.platforms.times import instant
 class Appointlet(SecretUrlPlatform):
     name = "appointlet"
     title = "Appointlet"
+    documented = True
 
     def notices(self, request: WebhookRequest, source: Source) -> list[Notice]:
         activity = callback_fields(request)

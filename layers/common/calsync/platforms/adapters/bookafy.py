@@ -19,7 +19,7 @@ class Bookafy(SecretUrlPlatform):
     name = "bookafy"
     title = "Bookafy"
     api_base = "https://api.bookafy.com"
-    reference_path = ("appointment_id",)
+    reference_paths = (("appointment_id",),)
     fetch_path = "/v1/appointments/{ref}"
 
     def booking(self, found: Any, source: Source) -> Booking | None:

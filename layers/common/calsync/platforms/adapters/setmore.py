@@ -17,7 +17,7 @@ class Setmore(SecretUrlPlatform):
     name = "setmore"
     title = "Setmore"
     api_base = "https://developer.setmore.com/api/v1"
-    reference_path = ("appointment_key",)
+    reference_paths = (("appointment_key",),)
     fetch_path = "/bookingapi/appointments/{ref}"
 
     def booking(self, found: Any, source: Source) -> Booking | None:

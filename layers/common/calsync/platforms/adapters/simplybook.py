@@ -24,7 +24,7 @@ class SimplyBook(SecretUrlPlatform):
     name = "simplybook"
     title = "SimplyBook.me"
     api_base = "https://user-api.simplybook.me"
-    reference_path = ("booking_id",)
+    reference_paths = (("booking_id",),)
     kind_field = "notification_type"
 
     def fetch(self, api: PlatformApi, reference: str, source: Source) -> Booking | None:

@@ -1,10 +1,11 @@
 """TimeTap: an unsigned webhook carrying the appointment; the appointment is read back from the API.
 
-TimeTap's "Integrating Webhooks" page: the back office posts the appointment object on every create,
-edit and delete, without a signature. The tenant's secret URL authenticates the call, the
-``calendarId`` is the reference, and ``GET /appointment/{calendarId}`` (TimeTap's API) gives the state:
-``startDate`` with ``startTime``/``endTime`` as HHMM integers in the staff member's zone
-(``staff.timeZoneCode``). The API path and the status values are not confirmed.
+TimeTap's "Integrating Webhooks" page: the back office posts the appointment object (``calendarid``,
+``reason``, ``client``, ``staff``, ``location``, ...) on every create, edit and delete, without a
+signature. The tenant's secret URL authenticates the call, the ``calendarid`` is the reference, and
+``GET /appointments/{calendarId}`` (TimeTap's Appointments API) gives the state: ``startDate`` with
+``startTime``/``endTime`` as HHMM integers in the staff member's zone (``staff.timeZoneCode``). The
+date and status field names are not confirmed.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ STATUSES = {"CANCELLED": "cancelled", "COMPLETED": "completed", "NO_SHOW": "no_s
 class TimeTap(SecretUrlPlatform):
     name = "timetap"
     title = "TimeTap"
+    documented = True
     api_base = "https://api.timetap.com/live"
-    reference_path = ("calendarId",)
-    fetch_path = "/appointment/{ref}"
+    reference_paths = (("calendarid",), ("calendarId",))
+    fetch_path = "/appointments/{ref}"
 
     def booking(self, found: Any, source: Source) -> Booking | None:
         staff = found.get("staff") or {}
         zone = staff.get("timeZoneCode") or source.timezone
         client = found.get("client") or {}
         return Booking(
-            booking_id=str(found["calendarId"]),
+            booking_id=str(found.get("calendarid") or found["calendarId"]),
             status=STATUSES.get(str(found.get("status")), "scheduled"),
             start=clock_time(found["startDate"], found["startTime"], zone),
             end=clock_time(found.get("endDate") or found["startDate"], found["endTime"], zone),

@@ -20,8 +20,9 @@ from calsync.platforms.times import instant
 class YouCanBookMe(SecretUrlPlatform):
     name = "youcanbookme"
     title = "YouCanBookMe"
+    documented = True
     api_base = "https://api.youcanbook.me"
-    reference_path = ("booking",)
+    reference_paths = (("booking",),)
     fetch_path = "/v1/bookings/{ref}"
 
     def booking(self, found: Any, source: Source) -> Booking | None:

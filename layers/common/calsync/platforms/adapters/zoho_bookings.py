@@ -22,7 +22,7 @@ class ZohoBookings(SecretUrlPlatform):
     name = "zoho_bookings"
     title = "Zoho Bookings"
     api_base = "https://www.zohoapis.com"
-    reference_path = ("booking_id",)
+    reference_paths = (("booking_id",),)
 
     def fetch(self, api: PlatformApi, reference: str, source: Source) -> Booking | None:
         found = api.get("/bookings/v1/json/getappointment", {"booking_id": reference})
