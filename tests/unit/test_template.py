@@ -280,7 +280,7 @@ def test_the_local_webhook_server_serves_the_templates_webhook_routes():
 
 
 def test_booking_platform_events_are_published_under_a_source_the_rule_routes():
-    from calsync.platforms.intake import event_source
+    from calsync.platforms.publishing import event_source
 
     pattern = properties(TEMPLATE, "ChangesRule")["EventPattern"]
     assert any(event_source("calendly").startswith(p["prefix"]) for p in pattern["source"])

@@ -12,7 +12,9 @@ unchanged.
     guard      SSRF-guarded requests to tenant-supplied URLs
     api        calls to a platform's API (fetch-backs), with calsync's HTTP error mapping
     sources    settings and credentials of a tenant's sources; secret URLs
-    intake     the webhook service: verify, de-duplicate, fetch back, publish
+    intake     the webhook service: verify, refuse, de-duplicate, then fetch back and publish
+    publishing a booking onto the bus: reschedule lineage, held cancels, removals, state de-duplication
+    fetching   fetch-backs now (in a webhook) and queued (retried by the sweeper), reschedule holds
     polling    the sweeper's jobs: calendar exports, queued fetch-backs, reschedule holds
 
 The platforms, their verification schemes and what is confirmed are listed in docs/booking-platforms.md.

@@ -8,7 +8,7 @@ cancelled and the poll counts as failed. A failing export is polled again on cal
 then hourly.
 
 :func:`retry_platform_fetches` retries queued fetch-backs and resolves reschedule holds
-(``calsync.platforms.intake``).
+(``calsync.platforms.fetching``).
 
 Both take the sweeper's budget and spend one sync per source or item, so they never crowd out the
 calendar work the sweeper does first.
@@ -25,7 +25,7 @@ from calsync import retry_policy
 from calsync.contract import AppointmentStatus
 from calsync.errors import CalSyncError, ProviderError
 from calsync.observability import Metric, count, logger
-from calsync.platforms import guard, intake, mapping, registry, sources
+from calsync.platforms import fetching, guard, mapping, publishing, registry, sources
 from calsync.platforms.api import MAX_RESPONSE_BYTES
 from calsync.platforms.base import Booking, Platform, Rejected, Scheme
 from calsync.platforms.source import Source
@@ -70,7 +70,7 @@ def poll_ics_sources(now: dt.datetime, budget: SweepBudget) -> int:
 def retry_platform_fetches(now: dt.datetime, budget: SweepBudget) -> int:
     """Queued fetch-backs and expired reschedule holds that are due, while the budget lasts."""
     worked = 0
-    for kind, work in ((Kind.FETCH, intake.retry_fetch), (Kind.HELD, intake.resolve_hold)):
+    for kind, work in ((Kind.FETCH, fetching.retry_fetch), (Kind.HELD, fetching.resolve_hold)):
         for tenant_id, platform_name, name in platform_intake.due(kind, now, PAGE):
             if not budget.can_sync():
                 return worked
@@ -167,7 +167,7 @@ def _apply(platform: Platform, source: Source, bookings: list[Booking], now: dt.
         published_before = previous.body.get("updated_at") if previous is not None and previous.body else None
         if published_before is not None and change.updated_at <= dt.datetime.fromisoformat(str(published_before)):
             change = change.model_copy(update={"updated_at": now})  # changed, but the export kept its timestamp
-        intake.publish_change(platform, source, change, now, state=False)
+        publishing.publish_change(platform, source, change, now, state=False)
         platform_intake.put(source.tenant_id, platform.name, Kind.ICS, booking.booking_id, digest=digest,
                             body={"updated_at": change.updated_at.isoformat(), "end": change.end.isoformat()},
                             keep=RECORD_RETENTION, now=now)
@@ -181,7 +181,7 @@ def _apply(platform: Platform, source: Source, bookings: list[Booking], now: dt.
         if stored is None or stored.status.removes_event:
             continue
         cancelled = mapping.removed(stored, max(now, stored.updated_at), AppointmentStatus.CANCELLED)
-        intake.publish_change(platform, source, cancelled, now, state=False)
+        publishing.publish_change(platform, source, cancelled, now, state=False)
         platform_intake.put(source.tenant_id, platform.name, Kind.ICS, name, digest="gone",
                             body={"updated_at": cancelled.updated_at.isoformat(), "end": cancelled.end.isoformat(),
                                   "gone": True}, keep=RECORD_RETENTION, now=now)
