@@ -518,3 +518,16 @@ def test_a_large_batch_fetches_some_now_and_queues_the_rest(stack, stack_resourc
     assert list(platform_intake.list_kind(tenant_id, "hubspot", Kind.FETCH)) == []
     drain(stack, stack_resources)
     assert len(calendar(clinician)) == 12
+
+
+def test_an_unreadable_answer_from_the_platforms_api_is_counted_not_blamed_on_the_webhook(
+        stack, stack_resources, tenant_id, platform_sim):
+    source = hook(stack, platform_sim, tenant_id, "acuity")
+    sample = load("acuity", "scheduled")
+    broken = {path: {"id": 700001, "datetime": "not a time"} for path in sample.api}
+    with emitted_metrics() as metrics:
+        reply = source.send(Sample(sample.platform, sample.name, sample.description, sample.content_type,
+                                   sample.body, broken))
+    assert (reply.status, reply.json["results"]) == (200, {"failed": 1})
+    assert metrics[("PlatformFetchDead", None)] == 1
+    assert drain(stack, stack_resources).received == 0

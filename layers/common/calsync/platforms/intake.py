@@ -173,7 +173,7 @@ def _apply(platform: Platform, source: Source, notice: Notice, now: dt.datetime,
         except ProviderRetryableError as error:
             defer_fetch(platform, source, notice.reference, now, 1, error.retry_after)
             return Result.DEFERRED
-        except (ProviderError, ConfigurationError) as error:
+        except (ProviderError, ConfigurationError, Rejected) as error:  # the platform's answer, not the webhook
             return failed(platform, source, error)
         if booking is None:
             result = remove(platform, source, notice.reference, now, AppointmentStatus.DELETED,
