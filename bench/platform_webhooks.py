@@ -26,7 +26,7 @@ from typing import Any
 from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
 
 PORTS = StackPorts.pick()
-apply_env({**stack_env(PORTS), "POWERTOOLS_LOG_LEVEL": "WARNING"})  # the figures, not the handler's log lines
+apply_env({**stack_env(PORTS), "POWERTOOLS_LOG_LEVEL": "ERROR"})  # the figures, not the handler's log lines
 
 from devstack.sim_platforms import PlatformSimulator  # noqa: E402
 from devstack.webhook_server import api_event, invoke  # noqa: E402
