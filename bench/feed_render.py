@@ -1,5 +1,5 @@
 """ICS feed figures: render time and size for 2,000 and 10,000 events, the full handler path on DynamoDB
-Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget (ARCHITECTURE.md): 2,000
+Local, the 304 path, and the DynamoDB capacity one feed change costs. Budget: 2,000
 events rendered in ≤ 50 ms; a 304 answered without rendering.
 
     make bench   (or: PYTHONPATH=layers/common:. unshare --net bash -c 'ip link set lo up &&
@@ -25,24 +25,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
+from devstack.deployment import Deployment, DeploymentPorts
+from devstack.stack import LocalStack, apply_env, stack_env
 
-PORTS = StackPorts.pick()
-apply_env(stack_env(PORTS))
+PORTS = DeploymentPorts.pick()
+apply_env(stack_env(PORTS.stack))
 
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
-from calsync.feed import document, management  # noqa: E402
-from calsync.feed.model import FeedState  # noqa: E402
-from calsync.privacy import render  # noqa: E402
-from calsync.providers import ical  # noqa: E402
-from calsync.providers.base import EventKey  # noqa: E402
-from calsync.providers.ics import IcsFeedProvider  # noqa: E402
-from calsync.settings import get_settings  # noqa: E402
-from calsync.store.appointments import appointment_key, utc_key  # noqa: E402
-from devstack.feed_server import FeedServer  # noqa: E402
-from tests.unit.fixtures import appointment  # noqa: E402
+from calsync.core.settings import get_settings  # noqa: E402
+from calsync.domain.contract import appointment_key  # noqa: E402
+from calsync.domain.event import EventKey  # noqa: E402
+from calsync.domain.feed import FeedState  # noqa: E402
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, Provider, SyncWindow  # noqa: E402
+from calsync.domain.privacy import render  # noqa: E402
+from calsync.feed import document  # noqa: E402
+from calsync.feed.target import IcsFeedProvider  # noqa: E402
+from calsync.formats import ical  # noqa: E402
+from calsync.services import feeds as management  # noqa: E402
+from calsync.store.appointments import utc_key  # noqa: E402
+from devstack.local_api import LocalApi  # noqa: E402
+from tests.support.appointments import appointment  # noqa: E402
 
 SIZES = (2_000, 10_000)
 RUNS = 15
@@ -144,35 +147,34 @@ def seed(stack: LocalStack, feed_id: str, tenant_id: str, count: int, now: dt.da
         client.batch_write_item(RequestItems={table: batch})
 
 
-def handler_path(stack: LocalStack, now: dt.datetime) -> None:
-    print("\nhandler (real Lambda handler on DynamoDB Local, in-process)")
-    with FeedServer() as server:
-        for count in SIZES:
-            tenant_id = f"bench-{count}"
-            feed, issued = management.create_feed(tenant_id, "dr-bench", privacy=PRIVACY, backfill=False,
-                                                  window=SyncWindow(past_days=30, future_days=400))
-            seed(stack, feed.integration_id, tenant_id, count, now)
-            IcsFeedProvider(feed)._touch(now, ZONES[0])  # the state a real change leaves (zones, version)
-            IcsFeedProvider(feed)._touch(now, ZONES[1])
-            path = f"/feeds/{issued.token}.ics"
-            status, headers, body = server.invoke("GET", path, {"Accept-Encoding": "gzip"})
-            assert status == 200 and gzip.decompress(body).count(b"BEGIN:VEVENT") == count, status
-            zipped = timed(functools.partial(server.invoke, "GET", path, {"Accept-Encoding": "gzip"}), runs=5)
-            plain_status = server.invoke("GET", path, {})[0]
-            if plain_status == 200:
-                best, median = timed(functools.partial(server.invoke, "GET", path, {}), runs=5)
-                plain = f"200 best {best:6.0f} ms (median {median:6.0f})"
-            else:
-                plain = f"{plain_status} without gzip (over one Lambda response)"
-            etag = headers["ETag"]
-            with counting_capacity() as tally:
-                not_modified = timed(functools.partial(server.invoke, "GET", path, {"If-None-Match": etag}))
-            assert server.invoke("GET", path, {"If-None-Match": etag})[0] == 304
-            reads = {k: v / (RUNS + 1) for k, v in tally.items()}
-            print(f"  {count:>6} events: gzip 200 best {zipped[0]:6.0f} ms (median {zipped[1]:6.0f}), {plain};"
-                  f" 304 best {not_modified[0]:5.1f} ms (median {not_modified[1]:5.1f}),"
-                  f" {reads.get('GetItem', 0):.0f} GetItem/{reads.get('GetItem CU', 0):.1f} RCU, "
-                  f"{reads.get('Query', 0):.0f} Query")
+def handler_path(stack: LocalStack, server: LocalApi, now: dt.datetime) -> None:
+    print("\nhandler (real Lambda handler on DynamoDB Local, in-process, routed by the local HTTP API)")
+    for count in SIZES:
+        tenant_id = f"bench-{count}"
+        feed, issued = management.create_feed(tenant_id, "dr-bench", privacy=PRIVACY, backfill=False,
+                                              window=SyncWindow(past_days=30, future_days=400))
+        seed(stack, feed.integration_id, tenant_id, count, now)
+        IcsFeedProvider(feed)._touch(now, ZONES[0])  # the state a real change leaves (zones, version)
+        IcsFeedProvider(feed)._touch(now, ZONES[1])
+        path = f"/feeds/{issued.token}.ics"
+        status, headers, body = server.invoke("GET", path, {"Accept-Encoding": "gzip"})
+        assert status == 200 and gzip.decompress(body).count(b"BEGIN:VEVENT") == count, status
+        zipped = timed(functools.partial(server.invoke, "GET", path, {"Accept-Encoding": "gzip"}), runs=5)
+        plain_status = server.invoke("GET", path, {})[0]
+        if plain_status == 200:
+            best, median = timed(functools.partial(server.invoke, "GET", path, {}), runs=5)
+            plain = f"200 best {best:6.0f} ms (median {median:6.0f})"
+        else:
+            plain = f"{plain_status} without gzip (over one Lambda response)"
+        etag = headers["ETag"]
+        with counting_capacity() as tally:
+            not_modified = timed(functools.partial(server.invoke, "GET", path, {"If-None-Match": etag}))
+        assert server.invoke("GET", path, {"If-None-Match": etag})[0] == 304
+        reads = {k: v / (RUNS + 1) for k, v in tally.items()}
+        print(f"  {count:>6} events: gzip 200 best {zipped[0]:6.0f} ms (median {zipped[1]:6.0f}), {plain};"
+              f" 304 best {not_modified[0]:5.1f} ms (median {not_modified[1]:5.1f}),"
+              f" {reads.get('GetItem', 0):.0f} GetItem/{reads.get('GetItem CU', 0):.1f} RCU, "
+              f"{reads.get('Query', 0):.0f} Query")
 
 
 def change_cost(now: dt.datetime) -> None:
@@ -198,9 +200,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     now = dt.datetime.now(dt.UTC)
     pure_render(now)
-    with LocalStack(ports=PORTS) as stack:
-        stack.create_resources()
-        handler_path(stack, now)
+    with Deployment(PORTS, simulators=False).start(workers=False) as deployment:
+        handler_path(deployment.stack, deployment.api, now)
         change_cost(now)
 
 

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
 
@@ -22,11 +22,10 @@ apply_env(stack_env(PORTS))
 import httpx  # noqa: E402
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from calsync import engine  # noqa: E402
-from calsync.contract import AppointmentChanged, parse_detail  # noqa: E402
-from calsync.domain import Integration, Provider  # noqa: E402
-from calsync.providers import registry  # noqa: E402
+from calsync.domain.contract import AppointmentChanged, parse_detail  # noqa: E402
+from calsync.domain.model import Integration, Provider  # noqa: E402
 from calsync.providers.caldav import CalDavProvider  # noqa: E402
+from calsync.services import engine, writers  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
 
@@ -58,7 +57,7 @@ def counting() -> Iterator[None]:
         return response
 
     def caldav_factory(integration: Integration) -> CalDavProvider:
-        provider = CalDavProvider(integration)
+        provider = cast(CalDavProvider, writers.build(integration))
         client = provider._http()  # the real client, with a counting hook added
 
         def hook(request: httpx.Request) -> None:
@@ -68,12 +67,12 @@ def counting() -> Iterator[None]:
         return provider
 
     Connection._make_api_call = counted  # type: ignore[method-assign,assignment]
-    registry.override(Provider.CALDAV, caldav_factory)
+    writers.override(Provider.CALDAV, caldav_factory)
     try:
         yield
     finally:
         Connection._make_api_call = original  # type: ignore[method-assign]
-        registry.override(Provider.CALDAV, None)
+        writers.override(Provider.CALDAV, None)
 
 
 def measure(label: str, action: Callable[[], object]) -> None:

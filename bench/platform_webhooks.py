@@ -3,6 +3,9 @@ Local, moto's Secrets Manager and EventBridge, the platform simulator for fetch-
 same-run baselines: an unknown route (routing only) and a forged signature (settings and secret read,
 then refused). Also the first request of a fresh process: import plus one verified webhook.
 
+Each request is shaped by the local HTTP API from template.yaml's routes (``devstack.local_api``, payload 2.0)
+before the clock starts; the figure is the handler alone.
+
     make bench   (or: PYTHONPATH=layers/common:. unshare --net bash -c 'ip link set lo up &&
                   .venv/bin/python -m bench.platform_webhooks')
 """
@@ -23,73 +26,102 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
+from devstack.stack import ACCOUNT_ID, REGION, LocalStack, StackPorts, apply_env, stack_env
 
 PORTS = StackPorts.pick()
 apply_env({**stack_env(PORTS), "POWERTOOLS_LOG_LEVEL": "ERROR"})  # the figures, not the handler's log lines
 
-from devstack.sim_platforms import PlatformSimulator  # noqa: E402
-from devstack.webhook_server import api_event, invoke  # noqa: E402
-from tests.integration.platform_hooks import Hook  # noqa: E402
-from tests.platform_samples import load  # noqa: E402
+from devstack.blueprint import blueprint  # noqa: E402
+from devstack.functions import LocalFunction  # noqa: E402
+from devstack.local_api import LocalApi  # noqa: E402
+from devstack.sims.platforms import PlatformSimulator  # noqa: E402
+from tests.support.platform_hooks import Hook, SignedRequest  # noqa: E402
+from tests.support.platform_samples import load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "t-bench"
+FUNCTION = "OnWebhookFunction"
 CHILD = """
 import json, sys, time
 started = time.perf_counter()
 from functions.on_webhook.app import lambda_handler
 imported = time.perf_counter()
-from devstack.webhook_server import invoke
-status, _, _ = invoke(lambda_handler, json.load(open(sys.argv[1])))
+from devstack.lambda_runner import FakeLambdaContext
+context = FakeLambdaContext(function_name="calsync-on-webhook", memory_limit_in_mb=256, timeout_seconds=10,
+                            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:calsync-on-webhook")
+event = json.load(open(sys.argv[1]))
+began = time.perf_counter()
+status = lambda_handler(event, context)["statusCode"]
 done = time.perf_counter()
-print(json.dumps({"import_ms": (imported - started) * 1000, "first_ms": (done - imported) * 1000, "status": status}))
+print(json.dumps({"import_ms": (imported - started) * 1000, "first_ms": (done - began) * 1000, "status": status}))
 """
 
+Event = dict[str, Any]
+Request = Callable[[int], Event]
 
-def timed(runs: int, request: Callable[[int], dict[str, Any]], expect: int) -> tuple[float, float]:
-    from functions.on_webhook.app import lambda_handler
 
+class Webhooks:
+    """on_webhook as deployed: its routes from template.yaml, its handler in this process."""
+
+    def __init__(self) -> None:
+        plan = blueprint()
+        self.function = LocalFunction(plan.functions[FUNCTION], region=REGION, account_id=ACCOUNT_ID)
+        self.api = LocalApi({FUNCTION: self.function}, routes=[r for r in plan.routes if r.function == FUNCTION],
+                            region=REGION, account_id=ACCOUNT_ID)
+
+    def event(self, request: SignedRequest) -> Event:
+        """The payload-2.0 event API Gateway sends for ``request``."""
+        for route in self.api.routes:
+            parameters = route.match("POST", request.path)
+            if parameters is not None:
+                return self.api.event(route, parameters, "POST", request.path, "", request.headers, request.body,
+                                      None)
+        raise SystemExit(f"no route takes {request.path}")
+
+    def status(self, event: Event) -> tuple[int, str]:
+        result = self.function.invoke(event)
+        return int(result["statusCode"]), str(result.get("body"))[:200]
+
+
+def timed(webhooks: Webhooks, runs: int, request: Request, expect: int) -> tuple[float, float]:
     samples = []
     with contextlib.redirect_stdout(io.StringIO()):  # the handler's log lines and metrics, not the figures
-        invoke(lambda_handler, request(-1))  # warm-up
+        webhooks.status(request(-1))  # warm-up
         for index in range(runs):
             event = request(index)
             started = time.perf_counter()
-            status, _, body = invoke(lambda_handler, event)
+            status, body = webhooks.status(event)
             samples.append((time.perf_counter() - started) * 1000)
             if status != expect:
-                raise SystemExit(f"expected {expect}, got {status}: {body[:200]!r}")
+                raise SystemExit(f"expected {expect}, got {status}: {body!r}")
     return min(samples), statistics.median(samples)
 
 
-def calcom(hook: Hook) -> Callable[[int], dict[str, Any]]:
-    def request(index: int) -> dict[str, Any]:
+def calcom(webhooks: Webhooks, hook: Hook) -> Request:
+    def request(index: int) -> Event:
         sample = load("calcom", "booking-created")
         body = json.loads(json.dumps(sample.body))
         body["payload"]["uid"] = f"bench-{index}-{time.monotonic_ns()}"
-        return hook.request(sample.with_body(body))
+        return webhooks.event(hook.request(sample.with_body(body)))
     return request
 
 
-Request = Callable[[int], dict[str, Any]]
-
-
-def fetched(hook: Hook, name: str, path: str, vary: Callable[[dict[str, Any], int], None]) -> Request:
+def fetched(webhooks: Webhooks, hook: Hook, name: str, path: str,
+            vary: Callable[[dict[str, Any], int], None]) -> Request:
     sample = load(hook.platform, name)
 
-    def request(index: int) -> dict[str, Any]:
+    def request(index: int) -> Event:
         state = json.loads(json.dumps(sample.api[path]))
         vary(state, index)  # a new state each time: the same one again would be a replay
         hook.sim.put(hook.platform, path, state)
-        return hook.request(sample)
+        return webhooks.event(hook.request(sample))
     return request
 
 
-def first_request(hook: Hook) -> dict[str, Any]:
+def first_request(event: Event) -> dict[str, Any]:
     """A fresh interpreter: importing the handler, then one verified Cal.com webhook."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(calcom(hook)(10_000), handle)
+        json.dump(event, handle)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run([sys.executable, "-c", "import functions.on_webhook.app"], cwd=ROOT, env=env, check=True)
     output = subprocess.run([sys.executable, "-c", CHILD, handle.name], cwd=ROOT, env=env, check=True,
@@ -106,30 +138,30 @@ def main() -> None:
     args = parser.parse_args()
     with LocalStack(ports=PORTS) as stack, PlatformSimulator() as sim:
         stack.create_resources()
+        webhooks = Webhooks()
         calcom_hook = Hook(stack, sim, TENANT, "calcom")
         acuity_hook = Hook(stack, sim, TENANT, "acuity")
         timetap_hook = Hook(stack, sim, TENANT, "timetap")
-        forged = calcom_hook.request(load("calcom", "booking-created"), secret="forged")
-        unknown = api_event("POST", "/webhooks/platforms/no-such/t-bench", {"content-type": "application/json"},
-                            b"{}")
-        assert unknown is not None
-        cases: list[tuple[str, Callable[[int], dict[str, Any]], int]] = [
-            ("baseline: unknown route (404)", lambda _: unknown, 404),
+        forged = webhooks.event(calcom_hook.request(load("calcom", "booking-created"), secret="forged"))
+        unknown = webhooks.event(SignedRequest("/webhooks/platforms/no-such/t-bench",
+                                               {"content-type": "application/json"}, b"{}"))
+        cases: list[tuple[str, Request, int]] = [
+            ("baseline: unknown platform (404)", lambda _: unknown, 404),
             ("baseline: forged signature (401)", lambda _: forged, 401),
-            ("Cal.com, full state (verify, claim, publish)", calcom(calcom_hook), 200),
+            ("Cal.com, full state (verify, claim, publish)", calcom(webhooks, calcom_hook), 200),
             ("Acuity, fetch-back (verify, fetch, state, publish)",
-             fetched(acuity_hook, "scheduled", "/api/v1/appointments/700001",
+             fetched(webhooks, acuity_hook, "scheduled", "/api/v1/appointments/700001",
                      lambda state, i: state.update(duration=str(30 + i % 60))), 200),
             ("TimeTap, secret URL + fetch-back",
-             fetched(timetap_hook, "appointment-created", "/appointments/640001",
+             fetched(webhooks, timetap_hook, "appointment-created", "/appointments/640001",
                      lambda state, i: state.update(endTime=1200 + i % 59)), 200),
         ]
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
               f"{args.runs} warm requests each (ms per request, handler only)")
         for label, request, expect in cases:
-            best, median = timed(args.runs, request, expect)
+            best, median = timed(webhooks, args.runs, request, expect)
             print(f"  {label:54s} min {best:6.1f}  median {median:6.1f}")
-        first = first_request(calcom_hook)
+        first = first_request(calcom(webhooks, calcom_hook)(10_000))
         print(f"  fresh process: import {first['import_ms']:.0f} ms, then the first verified webhook "
               f"{first['first_ms']:.0f} ms (status {first['status']})")
 

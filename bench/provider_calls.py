@@ -2,7 +2,7 @@
 measured through the real handler path (engine, ledger in DynamoDB Local, secrets in moto) into the
 simulators; and the cold-start import time of the worker with both providers available.
 
-Target (ARCHITECTURE.md): exactly one provider call for a real change, none for a repeat, no Secrets
+Target: exactly one provider call for a real change, none for a repeat, no Secrets
 Manager call when warm; worker cold import ≤ 300 ms, provider SDKs imported lazily.
 
     .venv/bin/python -m bench.provider_calls [--runs 7]
@@ -24,13 +24,12 @@ PORTS = StackPorts.pick()
 apply_env(stack_env(PORTS))
 
 from bench.cold_start import ENV, ROOT, time_import  # noqa: E402
-from calsync import engine, secrets  # noqa: E402
-from calsync.contract import parse_detail  # noqa: E402
-from calsync.domain import PrivacySettings  # noqa: E402
+from calsync.aws import secret_store as secrets  # noqa: E402
+from calsync.domain.contract import parse_detail  # noqa: E402
+from calsync.domain.model import PrivacySettings  # noqa: E402
+from calsync.services import engine  # noqa: E402
 from devstack import sample_day  # noqa: E402
-from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft  # noqa: E402
-from devstack.sim_google import GoogleCalendarSimulator  # noqa: E402
-from devstack.sim_microsoft import MicrosoftGraphSimulator  # noqa: E402
+from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft, simulators  # noqa: E402
 
 TENANT = "bench-oauth"
 STEPS = ("create", "repeat", "reschedule", "repeat", "cancel", "re-create after cancel", "all-day create")
@@ -92,10 +91,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    with LocalStack(ports=PORTS) as stack, GoogleCalendarSimulator() as google, MicrosoftGraphSimulator() as graph:
+    with LocalStack(ports=PORTS) as stack, simulators() as (google, graph):
         stack.create_resources()
-        assert graph.ca_bundle is not None
-        os.environ["SSL_CERT_FILE"] = str(graph.ca_bundle)
         privacy = PrivacySettings()
         clinicians = [connect_google(stack, google, tenant_id=TENANT, practitioner_id="dr-google", privacy=privacy),
                       connect_microsoft(stack, graph, tenant_id=TENANT, practitioner_id="dr-graph", privacy=privacy)]

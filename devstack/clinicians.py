@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from calsync.domain import Integration, IntegrationStatus, PrivacySettings, Provider
+from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider
 from calsync.providers.caldav_discovery import find_or_create_calendar
 from calsync.store import integrations
 from devstack.stack import LocalStack
@@ -37,7 +37,7 @@ def connect_caldav(stack: LocalStack, *, tenant_id: str, practitioner_id: str, p
     password = password or f"app-{username}-pw"
     stack.radicale.add_user(username, password)
     with httpx.Client(auth=(username, password), timeout=10) as client:
-        calendar_url = find_or_create_calendar(client, stack.ports.radicale_url, CALENDAR_NAME)
+        calendar_url = find_or_create_calendar(client, stack.ports.radicale_url, CALENDAR_NAME, local_development=True)
     integration_id = f"int-{tenant_id}-{practitioner_id}-caldav"
     secret_arn = stack.put_secret(f"calsync/integrations/{integration_id}",
                                   {"username": username, "password": password})

@@ -22,23 +22,21 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from devstack.calendar_reader import SeenEvent, parse_calendar, read_calendar
-from devstack.feed_server import FeedServer
-from devstack.lambda_runner import SqsEventSource
-from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
+from devstack.deployment import Deployment, DeploymentPorts
+from devstack.stack import LocalStack, apply_env, stack_env
 
 if TYPE_CHECKING:
     from devstack.clinicians import CalDavClinician
 
 # calsync reads its settings when first imported: the stack's environment must be in place before.
-PORTS = StackPorts.pick()
-apply_env(stack_env(PORTS))
+PORTS = DeploymentPorts.pick()
+apply_env(stack_env(PORTS.stack))
 
-from calsync.domain import Integration  # noqa: E402
-from calsync.feed.management import create_feed  # noqa: E402
+from calsync.domain.model import Integration  # noqa: E402
+from calsync.services.feeds import create_feed  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
-from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft, simulators  # noqa: E402
-from functions.feed.app import lambda_handler as feed_handler  # noqa: E402
+from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft  # noqa: E402
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -124,15 +122,19 @@ def main() -> int:
     started = time.monotonic()
     say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
     logs = io.StringIO()
-    with (LocalStack(ports=PORTS) as stack, simulators() as (google, graph),
-          FeedServer(handler=_quiet(feed_handler, logs)) as feeds):
-        resources = stack.create_resources()
-        say(f"  stack ready in {stack.startup_seconds:.1f} s; Google Calendar simulator {google.api_base}, "
-            f"Microsoft Graph simulator {graph.api_base}")
-        from functions.on_appointment_change.app import lambda_handler  # after the env is in place
+    # the same deployment as make serve and the tests; the demo drives the change queue itself
+    deployment = Deployment(PORTS, wrapper=lambda _, handler: _quiet(handler, logs))
+    with deployment.start(workers=False):
+        stack, google, graph = deployment.stack, deployment.google, deployment.microsoft
+        assert google is not None and graph is not None
+        resources = stack.resources
+        say(f"  deployment ready (stack in {stack.startup_seconds:.1f} s); Google Calendar simulator "
+            f"{google.api_base}, Microsoft Graph simulator {graph.api_base}, HTTP API {deployment.api.base_url}")
 
         tenant = sample_day.TENANT
-        feed, issued = create_feed(tenant, sample_day.LINDQVIST, privacy=sample_day.PRIVACY[sample_day.LINDQVIST])
+        feed, issued = create_feed(tenant, sample_day.LINDQVIST, privacy=sample_day.PRIVACY[sample_day.LINDQVIST],
+                                   base_url=deployment.api.base_url)
+        assert issued.url is not None
         clinicians: dict[str, CalDavClinician | OAuthClinician | FeedSubscriber] = {
             "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
@@ -146,13 +148,12 @@ def main() -> int:
             "Dr Lindqvist (Microsoft 365, same settings)": connect_microsoft(
                 stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
                 privacy=sample_day.PRIVACY[sample_day.LINDQVIST]),
-            "Dr Lindqvist (private ICS feed in any calendar app)": FeedSubscriber(feed, feeds.url_for(issued.token)),
+            "Dr Lindqvist (private ICS feed in any calendar app)": FeedSubscriber(feed, issued.url),
         }
         sent = send_day(stack, resources.event_bus_name)
         say(f"  sent {sent} EHR changes to bus {resources.event_bus_name} "
             "(creates, reschedules, a cancellation, a reassignment, a duplicate, a stale update, one malformed)")
-        source = SqsEventSource(stack.client("sqs"), resources.changes.url, _quiet(lambda_handler, logs))
-        drained = source.drain(max_seconds=120)
+        drained = deployment.drain()
         say(f"  on_appointment_change: {drained.invocations} invocations, {drained.received} records")
 
         results = [show_calendar(name, clinician) for name, clinician in clinicians.items()]
@@ -169,7 +170,7 @@ def main() -> int:
 
 def _quiet(handler: Any, captured: io.StringIO) -> Any:
     """Runs the handler with its JSON log lines kept in ``captured``, so the demo output stays readable."""
-    from calsync.observability import logger
+    from calsync.core.observability import logger
 
     def run(event: dict[str, Any], context: Any) -> Any:
         handler_stream = logger.registered_handler

@@ -2,10 +2,15 @@
 
 ``sam local`` needs Docker, which is not here; the handler's contract with Lambda is small and
 documented, so this module keeps it exactly: receive up to a batch of messages, hand them over in the
-Lambda SQS event shape with a ``LambdaContext``, delete the ones not listed in ``batchItemFailures``,
-and make the failed ones visible again so SQS redelivers them and, after ``maxReceiveCount`` receives,
-moves them to the dead-letter queue. As in Lambda, a handler that raises (or names a message that was
-not in the batch) fails the whole batch.
+Lambda SQS event shape with a ``LambdaContext``, and delete the ones not listed in ``batchItemFailures``.
+As in Lambda, a handler that raises (or names a message that was not in the batch) fails the whole batch.
+
+A failed message is left alone, as Lambda leaves it: it stays invisible until the queue's own visibility
+timeout has passed (360 s in template.yaml, six times the engine's 60 s lease), and after the queue's
+``maxReceiveCount`` receives SQS moves it to the dead-letter queue. So a change that met another
+invocation's live lease is retried after that lease has expired, not dead-lettered within it. Tests that
+cannot wait minutes divide every queue duration by one factor (``LocalStack(time_scale=...)``), which
+keeps the ratios.
 
 The handler is passed in, so this module never imports calsync functions.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -26,7 +32,6 @@ from devstack import DevstackError
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import (
-        ChangeMessageVisibilityBatchRequestEntryTypeDef,
         DeleteMessageBatchRequestEntryTypeDef,
         MessageAttributeValueOutputTypeDef,
         MessageTypeDef,
@@ -100,8 +105,8 @@ class SqsEventSource:
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise DevstackError(f"batch_size must be 1-{MAX_BATCH_SIZE}")
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self.sqs = sqs
+        self.queue_url = queue_url
         self._handler = handler
         self._batch_size = batch_size
         self._function_name = function_name
@@ -114,8 +119,8 @@ class SqsEventSource:
 
     def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
         """One receive and, if it brought messages, one invocation."""
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
@@ -128,11 +133,12 @@ class SqsEventSource:
         handles = {message["MessageId"]: message["ReceiptHandle"] for message in messages}
         succeeded = tuple(message_id for message_id in handles if message_id not in failed_ids)
         self._delete(handles[message_id] for message_id in succeeded)
-        self._release(handles[message_id] for message_id in handles if message_id in failed_ids)
+        # the failed ones stay invisible until the queue's visibility timeout passes (nothing to do, as in Lambda)
         return BatchOutcome(succeeded=succeeded, failed=tuple(m for m in handles if m in failed_ids))
 
     def drain(self, *, idle_polls: int = 3, idle_sleep_seconds: float = 0.05, max_seconds: float = 60.0) -> DrainResult:
-        """Polls until the queue answers empty ``idle_polls`` times in a row; returns the totals.
+        """Polls until the queue holds nothing, visible or in flight, ``idle_polls`` times in a row; returns the
+        totals. A failed message is waited for: it comes back when its visibility timeout has passed.
 
         Raises if the queue is still busy after ``max_seconds`` (a handler that never lets go).
         """
@@ -144,7 +150,7 @@ class SqsEventSource:
                 raise DevstackError(f"the queue was not drained after {max_seconds:.0f} s: {result}")
             outcome = self.poll_once()
             if outcome.received == 0:
-                idle += 1
+                idle = idle + 1 if self.is_empty() else 0
                 time.sleep(idle_sleep_seconds)
                 continue
             idle = 0
@@ -153,6 +159,27 @@ class SqsEventSource:
             result.succeeded += len(outcome.succeeded)
             result.failed += len(outcome.failed)
         return result
+
+    def is_empty(self) -> bool:
+        """No message waiting and none in flight (a failed one waiting out its visibility timeout counts)."""
+        counts = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return counts.get("ApproximateNumberOfMessages") == "0" and counts.get(
+            "ApproximateNumberOfMessagesNotVisible") == "0"
+
+    def run(self, stop: threading.Event, *, wait_seconds: int = 1,
+            on_batch: Callable[[BatchOutcome], None] | None = None) -> None:
+        """Polls until ``stop`` is set (long polls of ``wait_seconds``, so it stops within about that)."""
+        while not stop.is_set():
+            try:
+                outcome = self.poll_once(wait_seconds=wait_seconds)
+            except Exception:  # the poller outlives a bad moment of the queue, as Lambda's does
+                log.exception("polling %s failed; trying again", self._function_name)
+                stop.wait(wait_seconds)
+                continue
+            if outcome.received and on_batch is not None:
+                on_batch(outcome)
 
     # -- the Lambda side ----------------------------------------------------------------------------
 
@@ -197,18 +224,9 @@ class SqsEventSource:
             {"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(receipt_handles)
         ]
         if entries:
-            result = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            result = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if result.get("Failed"):
                 raise DevstackError(f"SQS refused to delete {len(result['Failed'])} message(s)")
-
-    def _release(self, receipt_handles: Iterable[str]) -> None:
-        """Visible again at once, so the retry (and the DLQ move) happens now, not after the timeout."""
-        entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
-            {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-            for index, handle in enumerate(receipt_handles)
-        ]
-        if entries:
-            self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
 
 
 def _failed_ids(response: Any, all_ids: set[str]) -> set[str]:

@@ -3,7 +3,7 @@ the clinician consents (the simulator hands out a refresh token), the token goes
 and the integration points calsync at the simulator through its options.
 
 Used by the end-to-end tests and ``make demo``; the Microsoft simulator needs ``SSL_CERT_FILE`` set to
-its CA bundle before calsync makes its HTTP clients (see ``sim_microsoft``).
+its CA bundle before calsync makes its HTTP clients (see ``devstack.sims.microsoft``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.domain import Integration, IntegrationStatus, PrivacySettings, Provider
+from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider
 from calsync.store import integrations
-from devstack.sim_google import GoogleCalendarSimulator
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from devstack.sims.google import GoogleCalendarSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
 
 CLIENT_ID = "calsync-local-client"
@@ -79,12 +79,24 @@ class OAuthClinician:
 
 @contextmanager
 def simulators() -> Iterator[tuple[GoogleCalendarSimulator, MicrosoftGraphSimulator]]:
-    """Both simulators on loopback, with ``SSL_CERT_FILE`` naming the Microsoft one's CA (set it before
-    calsync creates its HTTP clients)."""
+    """Both simulators on loopback, with calsync pointed at them (:func:`simulator_env`) and
+    ``SSL_CERT_FILE`` naming the Microsoft one's CA (set before calsync creates its HTTP clients)."""
     with GoogleCalendarSimulator() as google, MicrosoftGraphSimulator() as graph:
         assert graph.ca_bundle is not None
-        os.environ["SSL_CERT_FILE"] = str(graph.ca_bundle)
+        os.environ.update(simulator_env(google, graph))
+        from calsync.core.settings import get_settings
+
+        get_settings.cache_clear()
         yield google, graph
+
+
+def simulator_env(google: GoogleCalendarSimulator, graph: MicrosoftGraphSimulator) -> dict[str, str]:
+    """The settings that point calsync at the simulators. Provider endpoints are deployment settings,
+    never integration data, and only local development lets them name a loopback address."""
+    assert graph.ca_bundle is not None
+    return {"CALSYNC_LOCAL_DEVELOPMENT": "true", "SSL_CERT_FILE": str(graph.ca_bundle),
+            "CALSYNC_GOOGLE_API_BASE": google.api_base, "CALSYNC_GOOGLE_TOKEN_URI": google.token_uri,
+            "CALSYNC_GRAPH_API_BASE": graph.api_base, "CALSYNC_MICROSOFT_LOGIN_BASE": graph.login_base}
 
 
 def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id: str, practitioner_id: str,
@@ -97,7 +109,6 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id, provider=Provider.GOOGLE,
         calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING,
-        options={"api_base": sim.api_base, "token_uri": sim.token_uri},
     )
     integrations.put(integration)
     return OAuthClinician(integration, user, sim)
@@ -116,7 +127,7 @@ def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id,
         provider=Provider.MICROSOFT, calendar_id=calendar_id, privacy=privacy, secret_ref=secret_arn,
-        status=IntegrationStatus.PENDING, options={"api_base": sim.api_base, "login_base": sim.login_base},
+        status=IntegrationStatus.PENDING,
     )
     integrations.put(integration)
     return OAuthClinician(integration, user, sim)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.domain import ClientDisplay, PrivacySettings
+from calsync.domain.model import ClientDisplay, PrivacySettings
 
 TENANT = "northside-health"
 ZONE = ZoneInfo("America/New_York")

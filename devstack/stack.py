@@ -1,7 +1,10 @@
 """The whole local stack: DynamoDB Local, moto server and Radicale on 127.0.0.1, and the env calsync reads.
 
-Ports are picked *before* anything starts (:meth:`StackPorts.pick`), because pynamodb reads the
-DynamoDB endpoint when ``calsync.store.tables`` is first imported: the environment must be final by then.
+Tables, bus, rule, queues and the functions' environment are read from template.yaml (``devstack.blueprint``);
+``time_scale`` divides the queues' durations, so tests can run the template's ratios faster.
+
+Ports are picked *before* anything starts (:meth:`StackPorts.pick`), so the environment calsync reads
+(:func:`stack_env`) can be final before any server starts.
 
     with LocalStack() as stack:          # starts all three servers at once, stops them on any exit
         stack.apply_env()                # os.environ now points calsync at the stack
@@ -28,6 +31,7 @@ import boto3
 from botocore.config import Config
 
 from devstack import DevstackError
+from devstack.blueprint import QueueSpec, blueprint
 from devstack.dynamodb_local import DynamoDBLocal
 from devstack.moto_server import MotoServer
 from devstack.ports import LOOPBACK, choose_ports
@@ -36,6 +40,7 @@ from devstack.radicale_server import RadicaleServer
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import TargetTypeDef
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -44,25 +49,11 @@ log = logging.getLogger("devstack")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 FAKE_CREDENTIAL = "testing"
-EVENT_BUS_NAME = "calsync-local"
-CHANGES_RULE_NAME = "calsync-appointment-changed"
-CHANGES_QUEUE_NAME = "calsync-changes"
-CHANGES_DLQ_NAME = "calsync-changes-dlq"
-MAX_RECEIVE_COUNT = 3
-QUEUE_VISIBILITY_SECONDS = 30
-CHANGES_EVENT_PATTERN: dict[str, Any] = {
-    "detail-type": ["Appointment Changed"],
-    "source": [{"prefix": "ehr."}],
-}
-TABLE_NAMES = {
-    "CALSYNC_APPOINTMENTS_TABLE": "calsync-appointments",
-    "CALSYNC_INTEGRATIONS_TABLE": "calsync-integrations",
-    "CALSYNC_LEDGER_TABLE": "calsync-ledger",
-    "CALSYNC_FEEDS_TABLE": "calsync-feeds",
-    "CALSYNC_FEED_TOKENS_TABLE": "calsync-feed-tokens",
-    "CALSYNC_FEED_EVENTS_TABLE": "calsync-feed-events",
-    "CALSYNC_PLATFORM_INTAKE_TABLE": "calsync-platform-intake",
-}
+# Everything below comes from template.yaml (devstack.blueprint): there is no second list to keep in step.
+BLUEPRINT = blueprint()
+EVENT_BUS_NAME = BLUEPRINT.bus_name
+CHANGES_CONSUMER = "OnAppointmentChangeFunction"
+CHANGES_QUEUE = BLUEPRINT.queue_consumed_by(CHANGES_CONSUMER)
 # Settings that would send boto3 somewhere else than the stack (a profile, a session, a config file).
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -99,6 +90,14 @@ def queue_url(ports: StackPorts, name: str) -> str:
     return f"{ports.moto_endpoint}/{ACCOUNT_ID}/{name}"
 
 
+def template_env(ports: StackPorts) -> dict[str, str]:
+    """The functions' environment from template.yaml (tables, bus, queues, parameters) on ``ports``."""
+    return BLUEPRINT.environment(lambda queue: queue_url(ports, queue.name))
+
+
+TABLE_NAMES = {name: value for name, value in template_env(StackPorts(0, 0, 0)).items() if name.endswith("_TABLE")}
+
+
 def stack_env(ports: StackPorts) -> dict[str, str]:
     """The environment calsync code needs to run against the stack on ``ports``."""
     return {
@@ -113,14 +112,18 @@ def stack_env(ports: StackPorts) -> dict[str, str]:
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
-        **TABLE_NAMES,
-        "CALSYNC_EVENT_BUS_NAME": EVENT_BUS_NAME,
-        "CALSYNC_DEAD_LETTER_QUEUE_URL": queue_url(ports, CHANGES_DLQ_NAME),
-        "POWERTOOLS_METRICS_NAMESPACE": "CalSync",
-        "POWERTOOLS_SERVICE_NAME": "calsync",
         "POWERTOOLS_TRACE_DISABLED": "1",
-        "CALSYNC_LOCAL_DEVELOPMENT": "1",  # booking-platform simulators and ICS exports on http://127.0.0.1
+        **template_env(ports),
+        # the local stack's servers are plain http on loopback (Radicale) and the provider simulators:
+        # only local development lets calsync send credentials or tokens there
+        "CALSYNC_LOCAL_DEVELOPMENT": "true",
     }
+
+
+def scaled_seconds(seconds: int, time_scale: float) -> int:
+    """A template duration divided by ``time_scale``, in the whole seconds SQS counts (at least 1). Choose a
+    scale that divides the durations that matter (the changes queue's 360 s) so their ratios stay exact."""
+    return max(1, round(seconds / time_scale))
 
 
 def apply_env(env: Mapping[str, str]) -> None:
@@ -145,14 +148,18 @@ class StackResources:
     event_bus_name: str
     event_bus_arn: str
     rule_arn: str
-    changes: QueuePair
+    changes: QueuePair  # the queue on_appointment_change consumes, and its dead-letter queue
+    queue_urls: Mapping[str, str]  # every queue of the template, by logical id
 
 
 class LocalStack:
     """Starts DynamoDB Local, moto server and Radicale on ``ports`` (all three at once); stops them on exit."""
 
-    def __init__(self, ports: StackPorts | None = None, *, radicale_users: Mapping[str, str] | None = None) -> None:
+    def __init__(self, ports: StackPorts | None = None, *, radicale_users: Mapping[str, str] | None = None,
+                 time_scale: float = 1.0) -> None:
         self.ports = ports or StackPorts.pick()
+        # every queue duration of the template is divided by it (tests run the same ratios faster)
+        self.time_scale = time_scale
         # named now, created by start(): a stack that never starts leaves nothing behind
         self._root = Path(tempfile.gettempdir()) / f"calsync-devstack-{os.getpid()}-{secrets.token_hex(4)}"
         log_dir = self._root / "logs"
@@ -265,54 +272,75 @@ class LocalStack:
     # -- resources ----------------------------------------------------------------------------------
 
     def create_resources(self) -> StackResources:
-        """Tables (from the pynamodb models), the custom bus, its rule and the changes queue + DLQ.
+        """Tables (from the pynamodb models), the bus, its rules and every queue, as template.yaml has them.
 
         Idempotent. Puts :meth:`env` into ``os.environ`` first, since the table models read it on import.
         """
         self.apply_env()
-        from calsync.settings import get_settings  # here, not at the top: the env must be in place first
-        from calsync.store import platform_intake, tables
+        from calsync.core.settings import get_settings
+        from calsync.store import tables
 
-        if get_settings().dynamodb_endpoint != self.ports.dynamodb_endpoint:
-            raise DevstackError(
-                "calsync.store.tables was imported before the stack env was applied; "
-                "put LocalStack.env() (or stack_env(ports)) into os.environ before importing calsync"
-            )
+        get_settings.cache_clear()  # the env changed: read it again, and point the models at this stack
+        tables.bind()
         tables.create_all()
-        platform_intake.create_table()
 
         events = self.client("events")
         try:
             bus_arn = events.create_event_bus(Name=EVENT_BUS_NAME)["EventBusArn"]
         except events.exceptions.ResourceAlreadyExistsException:
             bus_arn = events.describe_event_bus(Name=EVENT_BUS_NAME)["Arn"]
-        changes = self.create_queue_pair(CHANGES_QUEUE_NAME, CHANGES_DLQ_NAME)
-        rule_arn = events.put_rule(
-            Name=CHANGES_RULE_NAME,
-            EventBusName=EVENT_BUS_NAME,
-            EventPattern=json.dumps(CHANGES_EVENT_PATTERN),
-            State="ENABLED",
-            Description="EHR appointment changes to the calsync changes queue",
-        )["RuleArn"]
-        events.put_targets(
-            Rule=CHANGES_RULE_NAME, EventBusName=EVENT_BUS_NAME, Targets=[{"Id": "changes-queue", "Arn": changes.arn}]
-        )
-        if changes.dlq_url != self.env()["CALSYNC_DEAD_LETTER_QUEUE_URL"]:
-            raise DevstackError(f"moto named the DLQ {changes.dlq_url}, not the URL in the env")
-        self._resources = StackResources(EVENT_BUS_NAME, bus_arn, rule_arn, changes)
+        # dead-letter queues first: a redrive policy names its target's ARN
+        ordered = sorted(BLUEPRINT.queues.values(), key=lambda queue: queue.dead_letter_queue is not None)
+        arns: dict[str, str] = {}
+        urls: dict[str, str] = {}
+        for spec in ordered:
+            urls[spec.logical_id], arns[spec.logical_id] = self._create_queue(spec, arns)
+        rule_arns = []
+        for rule in BLUEPRINT.rules:
+            rule_arns.append(events.put_rule(Name=rule.name, EventBusName=EVENT_BUS_NAME,
+                                             EventPattern=json.dumps(rule.event_pattern), State="ENABLED")["RuleArn"])
+            targets: list[TargetTypeDef] = []
+            for target in rule.targets:
+                entry: TargetTypeDef = {"Id": target.target_id, "Arn": arns[target.queue]}
+                if target.dead_letter_queue is not None:
+                    entry["DeadLetterConfig"] = {"Arn": arns[target.dead_letter_queue]}
+                targets.append(entry)
+            events.put_targets(Rule=rule.name, EventBusName=EVENT_BUS_NAME, Targets=targets)
+        dlq = CHANGES_QUEUE.dead_letter_queue
+        assert dlq is not None, "the changes queue has a redrive policy in template.yaml"
+        changes = QueuePair(url=urls[CHANGES_QUEUE.logical_id], arn=arns[CHANGES_QUEUE.logical_id],
+                            dlq_url=urls[dlq], dlq_arn=arns[dlq])
+        for name, value in self.env().items():
+            if name.endswith("_QUEUE_URL") and value not in urls.values():
+                raise DevstackError(f"moto named the queues differently from {name} in the env ({value})")
+        self._resources = StackResources(EVENT_BUS_NAME, bus_arn, rule_arns[0], changes, urls)
         return self._resources
 
-    def create_queue_pair(self, name: str, dlq_name: str, *, max_receive_count: int = MAX_RECEIVE_COUNT) -> QueuePair:
-        """A standard queue whose RedrivePolicy sends a message to ``dlq_name`` after ``max_receive_count`` receives."""
+    def _create_queue(self, spec: QueueSpec, arns: Mapping[str, str], *,
+                      time_scale: float | None = None) -> tuple[str, str]:
+        """One queue of the template, with its durations divided by :attr:`time_scale`; (url, arn)."""
+        scale = self.time_scale if time_scale is None else time_scale
+        attributes = {"VisibilityTimeout": str(scaled_seconds(spec.visibility_timeout, scale)),
+                      "MessageRetentionPeriod": str(spec.retention_seconds)}
+        if spec.dead_letter_queue is not None:
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[spec.dead_letter_queue],
+                                                      "maxReceiveCount": str(spec.max_receive_count)})
         sqs = self.client("sqs")
-        dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-        dlq_arn = _queue_arn(sqs, dlq_url)
-        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
-        url = sqs.create_queue(
-            QueueName=name,
-            Attributes={"VisibilityTimeout": str(QUEUE_VISIBILITY_SECONDS), "RedrivePolicy": redrive},
-        )["QueueUrl"]
-        return QueuePair(url=url, arn=_queue_arn(sqs, url), dlq_url=dlq_url, dlq_arn=dlq_arn)
+        url = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        return url, _queue_arn(sqs, url)
+
+    def create_queue_pair(self, name: str, dlq_name: str, *, max_receive_count: int | None = None,
+                          visibility_timeout: int | None = None) -> QueuePair:
+        """A queue like the changes queue (its settings, scaled, unless given) whose redrive policy sends a
+        message to ``dlq_name`` after ``max_receive_count`` receives: for tests of the Lambda runner."""
+        dead = self._create_queue(QueueSpec("TestDeadLetterQueue", dlq_name, 30, 1209600), {})
+        spec = QueueSpec("TestQueue", name,
+                         visibility_timeout if visibility_timeout is not None else CHANGES_QUEUE.visibility_timeout,
+                         CHANGES_QUEUE.retention_seconds, "TestDeadLetterQueue",
+                         max_receive_count or CHANGES_QUEUE.max_receive_count)
+        url, arn = self._create_queue(spec, {"TestDeadLetterQueue": dead[1]},
+                                      time_scale=1.0 if visibility_timeout is not None else None)
+        return QueuePair(url=url, arn=arn, dlq_url=dead[0], dlq_arn=dead[1])
 
     def put_secret(self, name: str, value: str | Mapping[str, Any]) -> str:
         """Stores ``value`` (a dict becomes JSON) as the current version of secret ``name``; returns its ARN."""

@@ -1,36 +1,63 @@
-"""Shared test setup: the environment for calsync, and the local stack (started only when asked for).
+"""Shared test setup: the environment for calsync, and the local deployment (started only when asked for).
 
-The ports of the stack are picked and the full environment is put into ``os.environ`` at import time,
+The ports of the deployment are picked and the full environment is put into ``os.environ`` at import time,
 before any test module imports calsync: ``calsync.store.tables`` reads the DynamoDB endpoint and the
 table names when it is first imported. Unit tests therefore see a complete, harmless environment
-(every endpoint is 127.0.0.1) and start nothing; the stack starts the first time a test asks for
-the ``stack`` fixture, once per session.
+(every endpoint is 127.0.0.1) and start nothing; the deployment starts the first time a test asks for
+the ``deployment`` or ``stack`` fixture, once per session. It is the one ``make serve`` and ``make demo``
+run (``devstack.deployment``), with its workers off: tests drive the queue and the schedule themselves,
+and the simulators come from ``tests.provider_sims``.
+
+Every queue duration of the template is divided by ``TIME_SCALE`` (the changes queue's 360 s visibility
+timeout becomes 6 s), so a redelivery is waited for without waiting minutes.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 
 import pytest
 
-from devstack.stack import LocalStack, StackPorts, StackResources, apply_env, stack_env
+from devstack.deployment import Deployment, DeploymentPorts
+from devstack.stack import LocalStack, StackResources, apply_env, stack_env
 
-pytest_plugins = ["tests.provider_sims", "tests.platform_sim"]  # Google, Microsoft and booking-platform simulators
+# the Google and Microsoft simulators (google_sim, microsoft_sim) and the booking platforms' (platform_sim)
+pytest_plugins = ["tests.support.simulators", "tests.support.platform_simulator"]
 
-STACK_PORTS = StackPorts.pick()
-apply_env(stack_env(STACK_PORTS))
+PORTS = DeploymentPorts.pick()
+apply_env(stack_env(PORTS.stack))
+TIME_SCALE = 60
 
-_started: list[LocalStack] = []
+from calsync.core.settings import Settings  # noqa: E402 - reads nothing at import; after the env all the same
+
+_LEASE_DEFAULT: object = next(f.default for f in fields(Settings) if f.name == "lease_seconds")
+assert isinstance(_LEASE_DEFAULT, int)
+ENGINE_LEASE_SECONDS = _LEASE_DEFAULT
+"""The engine's lease as deployed (template.yaml does not set CALSYNC_LEASE_SECONDS)."""
+
+_started: list[Deployment] = []
+
+
+def current_deployment() -> Deployment:
+    """The session's running deployment (for helpers that are not fixtures)."""
+    assert _started, "ask for the deployment (or stack) fixture first"
+    return _started[0]
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
+def deployment() -> Iterator[Deployment]:
+    """The whole local deployment of template.yaml, workers off, simulators from ``tests.provider_sims``."""
+    with Deployment(PORTS, time_scale=TIME_SCALE, simulators=False).start(workers=False) as running:
+        _started.append(running)
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack(deployment: Deployment) -> LocalStack:
     """DynamoDB Local, moto server and Radicale with the calsync tables, bus, rule and queues created."""
-    with LocalStack(ports=STACK_PORTS) as local_stack:
-        local_stack.create_resources()
-        _started.append(local_stack)
-        yield local_stack
+    return deployment.stack
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +73,6 @@ def tenant_id() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for local_stack in _started:
-        if local_stack.startup_seconds is not None:
-            terminalreporter.write_line(f"local stack started in {local_stack.startup_seconds:.2f} s")
+    for running in _started:
+        if running.stack.startup_seconds is not None:
+            terminalreporter.write_line(f"local stack started in {running.stack.startup_seconds:.2f} s")

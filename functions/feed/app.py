@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+from calsync.core.observability import logger, metrics
 from calsync.feed.serve import FeedRequest, FeedResponse, serve
-from calsync.observability import logger, metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

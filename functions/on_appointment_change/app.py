@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync import dead_letter, engine
-from calsync.contract import parse_envelope
-from calsync.errors import ContractError
-from calsync.observability import Metric, count, logger, metrics
+from calsync.aws import dead_letter
+from calsync.core.errors import ContractError
+from calsync.core.observability import Metric, count, logger, metrics
+from calsync.domain.contract import parse_envelope
+from calsync.services import engine
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

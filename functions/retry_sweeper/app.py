@@ -1,7 +1,7 @@
 """retry_sweeper: every minute (template.yaml, RetrySweeperFunction), the engine's background work.
 
 Due retries, recovery probes, replays of parked and dead work, resyncs, the 24 h gap sweep and the
-channel-renewal hooks (``calsync.sweeper``). Each run does bounded work and stops well before the
+channel-renewal hooks (``calsync.services.sweeper``). Each run does bounded work and stops well before the
 function's timeout; where it stopped is stored, and the next tick resumes there. A failed run (DynamoDB
 trouble) raises, so the function's Errors alarm shows that the sweeper is not keeping up.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync import sweeper
-from calsync.observability import logger, metrics
+from calsync.core.observability import logger, metrics
+from calsync.services import sweeper
 
 
 def _sweep(context: LambdaContext | None) -> dict[str, Any]:

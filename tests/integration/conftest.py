@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.faults import FaultPlan, injected
-from tests.integration.reliability import Clock, Ehr, reset_sweeper
+from tests.support.faults import FaultPlan, injected
+from tests.support.reliability import Clock, Ehr, reset_sweeper
 
 _HERE = Path(__file__).parent
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from devstack.stack import LocalStack
-from tests.integration import convergence
+from tests.support import convergence
 
 SEED = int(os.environ.get("CALSYNC_CONVERGENCE_SEED", "20261121"))
 SHORT_SCHEDULES = 12
@@ -50,6 +50,7 @@ def check(figures: convergence.Figures, schedules: int) -> None:
     assert figures.schedules >= schedules
     assert figures.missing == figures.duplicates == figures.stale == figures.extra == 0
     assert sum(figures.faults.values()) > 0 and figures.crashes > 0 and figures.deliveries > 0
+    assert figures.steps["race"] > 0  # the reassignment race was generated and checked
     assert figures.provider_calls <= figures.call_bound
 
 

@@ -1,5 +1,5 @@
 """Engine rules that decide which calendars show an appointment: filters, window, reassignment,
-pause. Driven through calsync.engine against DynamoDB Local and Radicale."""
+pause. Driven through calsync.services.engine against DynamoDB Local and Radicale."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import datetime as dt
 import json
 from typing import Any
 
-from calsync import engine
-from calsync.contract import AppointmentChanged, parse_detail
-from calsync.domain import IntegrationStatus, LedgerState, PrivacySettings
+from calsync.domain.contract import AppointmentChanged, parse_detail
+from calsync.domain.ledger import LedgerState
+from calsync.domain.model import IntegrationStatus, PrivacySettings
+from calsync.services import engine
 from calsync.store import integrations, ledger
 from devstack import sample_day
 from devstack.clinicians import connect_caldav
 from devstack.stack import LocalStack
-from tests.integration.spine import calendar
+from tests.support.pipeline import calendar
 
 
 def change(tenant_id: str, index: int = 0, **overrides: Any) -> AppointmentChanged:

@@ -1,4 +1,5 @@
-"""One regression test per push-sync failure mode of ``shared/docs/ANCHORS.md`` (b): 1-5, 8, 9 and 14.
+"""One regression test per push-sync failure mode listed in ``docs/architecture.md`` ("Failure modes we
+test"): 1-5, 8, 9 and 14.
 
 They run against the local stack (DynamoDB Local, moto, Radicale) and read calendars back from the
 server. Google's 410 on a sync token and Graph's quirks belong to providers not built here yet, so
@@ -15,15 +16,18 @@ import datetime as dt
 import httpx
 import pytest
 
-from calsync import engine, lifecycle, recovery, secrets, sweeper
-from calsync.domain import IntegrationStatus, LedgerState
-from calsync.providers import registry
+from calsync.aws import secret_store as secrets
+from calsync.domain.ledger import LedgerState
+from calsync.domain.model import IntegrationStatus
+from calsync.services import engine, lifecycle, recovery, sweeper, writers
+from calsync.services.sweeper import resync
 from calsync.store import integrations, ledger
 from calsync.store.tables import LedgerItem
 from devstack.clinicians import CalDavClinician
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan
-from tests.integration.reliability import (
+from tests.support.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -34,7 +38,6 @@ from tests.integration.reliability import (
     title,
     uid,
 )
-from tests.integration.spine import calendar
 
 
 def quiesce(clock: Clock, runs: int = 8) -> None:
@@ -53,7 +56,7 @@ def test_fm01_revoked_credentials_show_error_are_announced_and_parked_work_is_re
     # the clinician revokes the app-specific password: calsync's credentials stop working
     stack.radicale.add_user(clinician.username, "revoked-and-replaced")
     secrets.forget()
-    registry.forget()
+    writers.forget()
     moved, second = ehr.change("apt-1", 10), ehr.change("apt-2", 13)
     for change in (moved, second):
         assert set(engine.handle_change(change, clock.now).outcomes.values()) == {engine.Outcome.PARKED}
@@ -179,7 +182,7 @@ def test_fm08_a_lost_sync_state_leads_to_a_bounded_full_resync_without_duplicate
         item.delete()
     calls_before = plan.total_calls
     recovery.schedule_resync(clinician.integration.integration_id, clock.now)
-    monkeypatch.setattr(sweeper, "PAGE", 4)
+    monkeypatch.setattr(resync, "PAGE", 4)
     runs = 0
     while (report := sweeper.run(clock.advance(minutes=1), budget=sweeper.Budget(syncs=4))).syncs:
         runs += 1

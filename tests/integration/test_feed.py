@@ -5,24 +5,24 @@ bus) into the feed's table, and the real handler serves them; five parsers read 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
-from calsync.domain import ClientDisplay, Integration, PrivacySettings, SyncWindow
-from calsync.feed import management
-from calsync.feed.model import IssuedToken
-from calsync.privacy import render
-from calsync.providers.base import EventKey
-from calsync.providers.ics import IcsFeedProvider
-from calsync.settings import get_settings
-from devstack.feed_server import FeedServer
+from calsync.core.settings import get_settings
+from calsync.domain.event import EventKey
+from calsync.domain.feed import IssuedToken
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, SyncWindow
+from calsync.domain.privacy import render
+from calsync.feed.target import IcsFeedProvider
+from calsync.services import feeds as management
+from devstack.deployment import Deployment
+from devstack.local_api import LocalApi
 from devstack.stack import LocalStack, StackResources
-from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
-from tests.integration.feed_support import (
+from tests.support import appointments as fixtures
+from tests.support.feeds import (
     NEW_YORK,
     all_day,
     apply,
@@ -32,11 +32,11 @@ from tests.integration.feed_support import (
     fetch,
     today,
 )
-from tests.integration.spine import captured_logs, deliver
-from tests.unit import fixtures
+from tests.support.ical_parsers import Span, assert_all_read, assert_wire_format, properties, unfolded
+from tests.support.pipeline import captured_logs, deliver
 
 CHICAGO = ZoneInfo("America/Chicago")
-PHI = {  # every patient detail in tests.unit.fixtures, by the setting that controls it
+PHI = {  # every patient detail in tests.support.appointments, by the setting that controls it
     "client": [fixtures.FIRST, fixtures.LAST, fixtures.INTERNAL],
     "visit_type": [fixtures.VISIT],
     "location": [fixtures.LOCATION, fixtures.ADDRESS],
@@ -64,9 +64,8 @@ SWITCH_OFF: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def server(stack: LocalStack) -> Iterator[FeedServer]:
-    with FeedServer() as feed_server:
-        yield feed_server
+def server(deployment: Deployment) -> LocalApi:
+    return deployment.api
 
 
 def new_feed(tenant_id: str, practitioner_id: str = "dr-1", **options: object) -> tuple[Integration, IssuedToken]:
@@ -93,7 +92,7 @@ def vevents(body: bytes) -> dict[str, Any]:
 
 
 def test_the_feed_holds_exactly_the_appointments_in_its_window_and_every_parser_agrees(
-        server: FeedServer, tenant_id: str) -> None:
+        server: LocalApi, tenant_id: str) -> None:
     # Given a clinician's feed and their appointments, in and out of the window, in two zones
     feed, issued = new_feed(tenant_id)
     day = today()
@@ -146,7 +145,7 @@ def test_the_feed_holds_exactly_the_appointments_in_its_window_and_every_parser_
     assert got.headers["referrer-policy"] == "no-referrer"
 
 
-def test_the_window_is_applied_when_serving_too(server: FeedServer, tenant_id: str) -> None:
+def test_the_window_is_applied_when_serving_too(server: LocalApi, tenant_id: str) -> None:
     # Given events stored while they were in the window (written straight through the provider)
     feed, issued = new_feed(tenant_id, window=SyncWindow(past_days=7, future_days=30))
     provider = IcsFeedProvider(feed)
@@ -160,7 +159,7 @@ def test_the_window_is_applied_when_serving_too(server: FeedServer, tenant_id: s
     assert set(vevents(fetch(server, issued.token).body)) == {uid(feed, tenant_id, "in")}
 
 
-def test_a_front_desk_feed_follows_a_practice_and_its_chosen_locations(server: FeedServer, tenant_id: str) -> None:
+def test_a_front_desk_feed_follows_a_practice_and_its_chosen_locations(server: LocalApi, tenant_id: str) -> None:
     feed, issued = management.create_feed(tenant_id, practice_id="p-1", locations=frozenset({"Room A"}),
                                           name="Front desk")
     start = at(today() + dt.timedelta(days=1), 9)
@@ -174,13 +173,13 @@ def test_a_front_desk_feed_follows_a_practice_and_its_chosen_locations(server: F
     assert properties(got.body, "X-WR-CALNAME") == ["Front desk"]
 
 
-def test_a_new_feed_starts_with_the_appointments_already_booked(server: FeedServer, tenant_id: str) -> None:
+def test_a_new_feed_starts_with_the_appointments_already_booked(server: LocalApi, tenant_id: str) -> None:
     apply(booking(tenant_id, "booked-earlier", at(today() + dt.timedelta(days=3), 11)))
     feed, issued = new_feed(tenant_id)
     assert set(vevents(fetch(server, issued.token).body)) == {uid(feed, tenant_id, "booked-earlier")}
 
 
-def test_an_appointment_changed_on_the_bus_reaches_the_feed(server: FeedServer, stack: LocalStack,
+def test_an_appointment_changed_on_the_bus_reaches_the_feed(server: LocalApi, stack: LocalStack,
                                                             stack_resources: StackResources,
                                                             tenant_id: str) -> None:
     feed, issued = new_feed(tenant_id)
@@ -194,7 +193,7 @@ def test_an_appointment_changed_on_the_bus_reaches_the_feed(server: FeedServer, 
 # -- changes ----------------------------------------------------------------------------------------------
 
 
-def test_a_reschedule_keeps_the_uid_and_grows_sequence_and_last_modified(server: FeedServer,
+def test_a_reschedule_keeps_the_uid_and_grows_sequence_and_last_modified(server: LocalApi,
                                                                          tenant_id: str) -> None:
     feed, issued = new_feed(tenant_id)
     first, moved = at(today() + dt.timedelta(days=2), 9), at(today() + dt.timedelta(days=2), 11)
@@ -214,7 +213,7 @@ def test_a_reschedule_keeps_the_uid_and_grows_sequence_and_last_modified(server:
 
 
 def test_a_cancelled_appointment_leaves_the_feed_and_a_rebooking_brings_it_back_with_a_higher_sequence(
-        server: FeedServer, tenant_id: str) -> None:
+        server: LocalApi, tenant_id: str) -> None:
     feed, issued = new_feed(tenant_id)
     start = at(today() + dt.timedelta(days=6), 10)
     key = uid(feed, tenant_id, "a-1")
@@ -253,7 +252,7 @@ def test_sequence_grows_even_for_two_changes_in_one_second_and_without_the_ledge
 
 
 @pytest.mark.parametrize("field", sorted(SWITCH_OFF))
-def test_a_disabled_privacy_field_appears_nowhere_in_the_feed_bytes(server: FeedServer, tenant_id: str,
+def test_a_disabled_privacy_field_appears_nowhere_in_the_feed_bytes(server: LocalApi, tenant_id: str,
                                                                     field: str) -> None:
     # Given a feed that shows everything but one field
     privacy = EVERYTHING.model_copy(update=SWITCH_OFF[field])
@@ -272,7 +271,7 @@ def test_a_disabled_privacy_field_appears_nowhere_in_the_feed_bytes(server: Feed
             assert all(value in unfolded(plain.body) for value in values), f"{other} missing"
 
 
-def test_a_feed_with_every_field_off_shows_only_time_and_a_neutral_title(server: FeedServer,
+def test_a_feed_with_every_field_off_shows_only_time_and_a_neutral_title(server: LocalApi,
                                                                          tenant_id: str) -> None:
     _, issued = new_feed(tenant_id, privacy=NOTHING)
     apply(booking(tenant_id, "a-1", at(today() + dt.timedelta(days=2), 9)))
@@ -286,7 +285,7 @@ def test_a_feed_with_every_field_off_shows_only_time_and_a_neutral_title(server:
 # -- HTTP -------------------------------------------------------------------------------------------------
 
 
-def test_an_unchanged_feed_is_answered_304_without_rendering(server: FeedServer, tenant_id: str,
+def test_an_unchanged_feed_is_answered_304_without_rendering(server: LocalApi, tenant_id: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _, issued = new_feed(tenant_id)
     apply(booking(tenant_id, "a-1", at(today() + dt.timedelta(days=2), 9)))
@@ -316,7 +315,7 @@ def test_an_unchanged_feed_is_answered_304_without_rendering(server: FeedServer,
     assert fetch(server, issued.token, if_none_match=changed.headers["etag"]).status == 304
 
 
-def test_gzip_is_used_when_asked_and_decodes_to_the_same_document(server: FeedServer, tenant_id: str) -> None:
+def test_gzip_is_used_when_asked_and_decodes_to_the_same_document(server: LocalApi, tenant_id: str) -> None:
     _, issued = new_feed(tenant_id)
     apply(*(booking(tenant_id, f"a-{n}", at(today() + dt.timedelta(days=n), 9)) for n in range(1, 30)))
     plain = fetch(server, issued.token)
@@ -330,7 +329,7 @@ def test_gzip_is_used_when_asked_and_decodes_to_the_same_document(server: FeedSe
 # -- tokens -----------------------------------------------------------------------------------------------
 
 
-def test_unknown_tokens_get_404_and_revoked_ones_410_revealing_no_tenant(server: FeedServer,
+def test_unknown_tokens_get_404_and_revoked_ones_410_revealing_no_tenant(server: LocalApi,
                                                                          tenant_id: str) -> None:
     feed, phone = new_feed(tenant_id)
     laptop = management.issue_token(feed)
@@ -351,7 +350,7 @@ def test_unknown_tokens_get_404_and_revoked_ones_410_revealing_no_tenant(server:
         assert answer.headers["referrer-policy"] == "no-referrer"
 
 
-def test_rotating_a_leaked_url_issues_a_new_one_and_revokes_the_old(server: FeedServer, tenant_id: str) -> None:
+def test_rotating_a_leaked_url_issues_a_new_one_and_revokes_the_old(server: LocalApi, tenant_id: str) -> None:
     feed, leaked = new_feed(tenant_id)
     fresh = management.rotate(tenant_id, feed.integration_id, leaked.token_id, base_url="https://feeds.example")
     assert fresh.token != leaked.token and fresh.url is not None and fresh.url.endswith(f"/feeds/{fresh.token}.ics")
@@ -361,7 +360,7 @@ def test_rotating_a_leaked_url_issues_a_new_one_and_revokes_the_old(server: Feed
     assert listed == {leaked.token_id: True, fresh.token_id: False}
 
 
-def test_deleting_a_feed_revokes_every_url(server: FeedServer, tenant_id: str) -> None:
+def test_deleting_a_feed_revokes_every_url(server: LocalApi, tenant_id: str) -> None:
     feed, first = new_feed(tenant_id)
     second = management.issue_token(feed)
     apply(booking(tenant_id, "a-1", at(today() + dt.timedelta(days=2), 9)))
@@ -375,7 +374,7 @@ def test_management_is_scoped_to_the_tenant(tenant_id: str) -> None:
         management.revoke("another-tenant", feed.integration_id, issued.token_id)
 
 
-def test_the_token_is_stored_only_as_a_hash_and_never_logged(server: FeedServer, stack: LocalStack,
+def test_the_token_is_stored_only_as_a_hash_and_never_logged(server: LocalApi, stack: LocalStack,
                                                              tenant_id: str) -> None:
     with captured_logs() as logs:
         feed, issued = new_feed(tenant_id)
@@ -389,3 +388,21 @@ def test_the_token_is_stored_only_as_a_hash_and_never_logged(server: FeedServer,
     dynamodb = stack.client("dynamodb")
     for table in (get_settings().feed_tokens_table, get_settings().feeds_table):
         assert issued.token not in str(dynamodb.scan(TableName=table)["Items"])
+
+
+def test_one_url_fetched_in_a_loop_is_slowed_down_and_no_other_feed_notices(server: LocalApi, tenant_id: str) -> None:
+    from calsync.feed.serve import REQUESTS_PER_WINDOW, WINDOW_SECONDS, FeedRequest, serve
+
+    _, hammered = new_feed(tenant_id)
+    _, other = new_feed(tenant_id, "dr-2")
+    answers = [fetch(server, hammered.token).status for _ in range(REQUESTS_PER_WINDOW)]
+    assert set(answers) == {200}
+    throttled = fetch(server, hammered.token)
+    assert throttled.status == 429 and 0 < int(throttled.headers["retry-after"]) <= WINDOW_SECONDS
+    assert fetch(server, other.token).status == 200  # another URL keeps its own allowance
+    conditional = fetch(server, hammered.token, if_none_match='W/"anything"')
+    assert conditional.status == 429  # a 304-style poll counts too: the allowance is per request
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=WINDOW_SECONDS)
+    assert serve(FeedRequest("GET", f"{hammered.token}.ics"), now=later).status == 200  # the next window
+    unknown = fetch(server, "A" * 43)
+    assert unknown.status == 404 and "retry-after" not in unknown.headers

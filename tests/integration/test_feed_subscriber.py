@@ -1,6 +1,6 @@
 """A real sync client subscribes to the feed: vdirsyncer (``http`` storage → ``filesystem`` storage)
-downloads ``http://127.0.0.1:<port>/feeds/<token>.ics`` from the real handler behind a local stand-in for
-API Gateway, and must end with exactly the expected events, before and after changes.
+downloads ``http://127.0.0.1:<port>/feeds/<token>.ics`` from the real handler behind the local deployment's
+HTTP API (routed from template.yaml), and must end with exactly the expected events, before and after changes.
 
 It also shows why cancelled appointments leave the feed instead of staying as ``STATUS:CANCELLED``: a
 subscriber keeps a cancelled event as an ordinary item, and a reader that does not look at STATUS (as
@@ -9,7 +9,9 @@ Google's subscription reader does not) still lists it.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,13 +20,15 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from calsync.domain import Integration
-from calsync.feed import management
-from calsync.providers.base import MARKER_PROPERTY, EventKey
-from devstack.feed_server import FeedServer
-from devstack.stack import LocalStack
-from tests.feed_support import Span, parse_everywhere
-from tests.integration.feed_support import all_day, apply, at, booking, fetch, today
+from calsync.domain.event import MARKER_PROPERTY, EventKey
+from calsync.domain.model import Integration
+from calsync.services import feeds as management
+from devstack.deployment import Deployment
+from devstack.functions import LocalFunction
+from devstack.lambda_runner import Handler
+from devstack.local_api import LocalApi
+from tests.support.feeds import all_day, apply, at, booking, feed_url, fetch, today
+from tests.support.ical_parsers import Span, parse_everywhere
 
 ROOT = Path(__file__).resolve().parents[2]
 VDIRSYNCER = ROOT / ".venv-vdirsyncer" / "bin" / "vdirsyncer"
@@ -97,7 +101,23 @@ def markers(feed: Integration, tenant_id: str) -> Callable[[str], str]:
     return lambda appointment_id: EventKey(feed.integration_id, tenant_id, appointment_id).marker
 
 
-def test_vdirsyncer_subscribes_and_ends_with_exactly_the_expected_events(stack: LocalStack, tenant_id: str,
+def rewriting(handler: Handler, rewrite: Callable[[bytes], bytes]) -> Handler:
+    """The feed handler with its 200 bodies rewritten: what a feed calsync does not produce would do."""
+
+    def run(event: dict[str, Any], context: Any) -> Any:
+        result = handler(event, context)
+        if result["statusCode"] == 200 and event["requestContext"]["http"]["method"] == "GET":
+            raw = base64.b64decode(result["body"]) if result["isBase64Encoded"] else result["body"].encode()
+            zipped = result["headers"].get("Content-Encoding") == "gzip"
+            raw = rewrite(gzip.decompress(raw) if zipped else raw)
+            raw = gzip.compress(raw) if zipped else raw
+            result = {**result, "body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+        return result
+
+    return run
+
+
+def test_vdirsyncer_subscribes_and_ends_with_exactly_the_expected_events(deployment: Deployment, tenant_id: str,
                                                                          tmp_path: Path) -> None:
     feed, issued = management.create_feed(tenant_id, "dr-1")
     uid = markers(feed, tenant_id)
@@ -106,25 +126,26 @@ def test_vdirsyncer_subscribes_and_ends_with_exactly_the_expected_events(stack: 
     apply(booking(tenant_id, "a-1", first), booking(tenant_id, "a-2", second),
           all_day(tenant_id, "day-off", day + dt.timedelta(days=5)))
 
-    with FeedServer() as server:
-        subscriber = Subscriber(tmp_path, server.url_for(issued.token))
-        # Given a first sync
-        assert subscriber.sync() == {uid("a-1"): span(first), uid("a-2"): span(second),
-                                     uid("day-off"): (day + dt.timedelta(days=5), day + dt.timedelta(days=6))}
-        # When one appointment moves, one is cancelled and one is booked
-        moved = first + dt.timedelta(hours=2)
-        apply(booking(tenant_id, "a-1", moved), booking(tenant_id, "a-2", second, status="cancelled"),
-              booking(tenant_id, "a-3", third))
-        # Then the next sync leaves exactly the new state
-        assert subscriber.sync() == {uid("a-1"): span(moved), uid("a-3"): span(third),
-                                     uid("day-off"): (day + dt.timedelta(days=5), day + dt.timedelta(days=6))}
-        # and a sync with nothing changed changes nothing
-        assert subscriber.sync() == subscriber.events()
-        assert all(method == "GET" and status == 200 for method, status in server.requests)
+    server = deployment.api
+    seen = len(server.requests)
+    subscriber = Subscriber(tmp_path, feed_url(server, issued.token))
+    # Given a first sync
+    assert subscriber.sync() == {uid("a-1"): span(first), uid("a-2"): span(second),
+                                 uid("day-off"): (day + dt.timedelta(days=5), day + dt.timedelta(days=6))}
+    # When one appointment moves, one is cancelled and one is booked
+    moved = first + dt.timedelta(hours=2)
+    apply(booking(tenant_id, "a-1", moved), booking(tenant_id, "a-2", second, status="cancelled"),
+          booking(tenant_id, "a-3", third))
+    # Then the next sync leaves exactly the new state
+    assert subscriber.sync() == {uid("a-1"): span(moved), uid("a-3"): span(third),
+                                 uid("day-off"): (day + dt.timedelta(days=5), day + dt.timedelta(days=6))}
+    # and a sync with nothing changed changes nothing
+    assert subscriber.sync() == subscriber.events()
+    assert all(route == "GET /feeds/{file}" and status == 200 for route, status in server.requests[seen:])
 
 
 def test_a_cancelled_event_kept_as_status_cancelled_would_stay_on_subscribers_calendars(
-        stack: LocalStack, tenant_id: str, tmp_path: Path) -> None:
+        deployment: Deployment, tenant_id: str, tmp_path: Path) -> None:
     feed, issued = management.create_feed(tenant_id, "dr-1")
     uid = markers(feed, tenant_id)
     start = at(today() + dt.timedelta(days=2), 10)
@@ -136,9 +157,13 @@ def test_a_cancelled_event_kept_as_status_cancelled_would_stay_on_subscribers_ca
         """The alternative design: the cancelled event stays in the feed, marked STATUS:CANCELLED."""
         return body.replace(b"END:VCALENDAR\r\n", b"".join(cancelled_copy) + b"END:VCALENDAR\r\n")
 
-    with FeedServer() as ours, FeedServer(rewrite=as_status_cancelled) as alternative:
-        removing = Subscriber(tmp_path / "ours", ours.url_for(issued.token))
-        marking = Subscriber(tmp_path / "alternative", alternative.url_for(issued.token))
+    served = deployment.functions["FeedFunction"]
+    altered = {"FeedFunction": LocalFunction(served.spec, region="us-east-1", account_id="123456789012",
+                                             handler=rewriting(served.handler(), as_status_cancelled))}
+    ours = deployment.api
+    with LocalApi(altered, routes=deployment.blueprint.routes) as alternative:
+        removing = Subscriber(tmp_path / "ours", feed_url(ours, issued.token))
+        marking = Subscriber(tmp_path / "alternative", feed_url(alternative, issued.token))
         assert set(removing.sync()) == set(marking.sync()) == {uid("a-1"), uid("kept")}
 
         booked = fetch(ours, issued.token).body.decode()

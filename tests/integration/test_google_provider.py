@@ -11,14 +11,14 @@ import uuid
 
 import pytest
 
-from calsync.domain import CalendarEvent
-from calsync.errors import ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError
-from calsync.oauth import secret as token_secret
-from calsync.providers.base import EventKey, Written
-from calsync.providers.google import GoogleCalendarProvider
-from devstack.sim_google import GoogleCalendarSimulator
+from calsync.core.errors import ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError
+from calsync.domain.event import CalendarEvent, EventKey, Written
+from calsync.oauth import token_secret as token_secret
+from calsync.providers.base import CalendarProvider
+from calsync.services import writers
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack
-from tests.provider_sims import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
+from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
 
 START = dt.datetime(2026, 11, 24, 14, 30, tzinfo=dt.UTC)
 
@@ -29,11 +29,11 @@ def event(n: int) -> CalendarEvent:
                          end=start + dt.timedelta(minutes=50), timezone="America/New_York", all_day=False)
 
 
-def connect(stack: LocalStack, sim: GoogleCalendarSimulator) -> tuple[str, GoogleCalendarProvider]:
+def connect(stack: LocalStack, sim: GoogleCalendarSimulator) -> tuple[str, CalendarProvider]:
     refresh_token = sim.connect(GOOGLE_USER, CLIENT_ID)
     arn = stack.put_secret(f"calsync/test/google/{uuid.uuid4().hex}", {
         "refresh_token": refresh_token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-    return arn, GoogleCalendarProvider(google_integration(sim, secret_ref=arn))
+    return arn, writers.build(google_integration(sim, secret_ref=arn))
 
 
 def stored(stack: LocalStack, arn: str) -> dict[str, str]:

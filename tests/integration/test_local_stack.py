@@ -156,7 +156,8 @@ def test_runner_deletes_successes_redelivers_failures_and_dead_letters_after_thr
     stack: LocalStack, tenant_id: str
 ):
     # GIVEN a queue with a redrive policy of 3 receives and three messages
-    pair = stack.create_queue_pair(f"runner-{tenant_id}", f"runner-{tenant_id}-dlq", max_receive_count=3)
+    pair = stack.create_queue_pair(f"runner-{tenant_id}", f"runner-{tenant_id}-dlq", max_receive_count=3,
+                                   visibility_timeout=1)
     sqs = stack.client("sqs")
     for body in ("ok", "fail-once", "fail-always"):
         sqs.send_message(QueueUrl=pair.url, MessageBody=body)
@@ -262,7 +263,7 @@ def test_runner_hands_powertools_the_lambda_event_shape_and_a_lambda_context(sta
 
 def test_runner_returns_the_whole_batch_when_the_handler_raises(stack: LocalStack, tenant_id: str):
     # GIVEN two messages and a handler that crashes on its first invocation
-    pair = stack.create_queue_pair(f"crash-{tenant_id}", f"crash-{tenant_id}-dlq")
+    pair = stack.create_queue_pair(f"crash-{tenant_id}", f"crash-{tenant_id}-dlq", visibility_timeout=1)
     sqs = stack.client("sqs")
     for body in ("a", "b"):
         sqs.send_message(QueueUrl=pair.url, MessageBody=body)

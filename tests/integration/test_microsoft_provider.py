@@ -13,17 +13,14 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import CalendarEvent
-from calsync.errors import ProviderAuthError
+from calsync.core.errors import ProviderAuthError
+from calsync.domain.event import CalendarEvent, EventKey
 from calsync.oauth import memory
-from calsync.oauth import secret as token_secret
-from calsync.oauth.microsoft import MicrosoftTokenSource
-from calsync.providers.base import EventKey
-from calsync.providers.bearer import shared_client
-from calsync.providers.microsoft import MicrosoftGraphProvider
-from devstack.sim_microsoft import MicrosoftGraphSimulator
+from calsync.oauth import token_secret as token_secret
+from calsync.services import writers
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
-from tests.provider_sims import (
+from tests.support.simulators import (
     CLIENT_ID,
     CLIENT_SECRET,
     MS_TENANT,
@@ -62,7 +59,7 @@ def connect(stack: LocalStack, sim: MicrosoftGraphSimulator) -> tuple[str, str]:
 
 def test_a_bare_refresh_token_becomes_an_msal_cache_and_warm_calls_touch_nothing(stack, microsoft_sim):
     arn, calendar = connect(stack, microsoft_sim)
-    provider = MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
+    provider = writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
     with SecretCalls() as calls:
         written = provider.upsert(EventKey("i", "t", "a1"), event(1), None)
         assert calls.operations == ["GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"]
@@ -79,7 +76,7 @@ def test_a_bare_refresh_token_becomes_an_msal_cache_and_warm_calls_touch_nothing
     # token request and the cache has not changed, so nothing is written back
     forget_calsync_state()
     with SecretCalls() as calls:
-        MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar, secret_ref=arn)).upsert(
+        writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn)).upsert(
             EventKey("i", "t", "a1"), event(5), written)
         assert calls.operations == ["GetSecretValue"]
     assert len(microsoft_sim.token_requests()) == 1
@@ -87,7 +84,7 @@ def test_a_bare_refresh_token_becomes_an_msal_cache_and_warm_calls_touch_nothing
 
 def test_every_rotation_is_written_back_and_the_stored_token_stays_live(stack, microsoft_sim):
     arn, calendar = connect(stack, microsoft_sim)
-    provider = MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
+    provider = writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
     written = provider.upsert(EventKey("i", "t", "a1"), event(1), None)
     first = cached_refresh_tokens(stored(stack, arn))
     microsoft_sim.expire_access_tokens()  # mid-batch: the next call answers 401
@@ -102,7 +99,7 @@ def test_every_rotation_is_written_back_and_the_stored_token_stays_live(stack, m
 def test_two_cold_starts_refreshing_at_once_neither_corrupt_nor_lose_the_token(stack, microsoft_sim, monkeypatch):
     arn, calendar = connect(stack, microsoft_sim)
     integration = microsoft_integration(microsoft_sim, calendar, secret_ref=arn)
-    MicrosoftTokenSource(integration, lambda: shared_client("microsoft"), organisation=False).access_token()
+    writers.token_source(integration).access_token()
     both_read = threading.Barrier(2)
     one_write_at_a_time = threading.Lock()
     outcomes: list[bool] = []
@@ -120,7 +117,7 @@ def test_two_cold_starts_refreshing_at_once_neither_corrupt_nor_lose_the_token(s
 
     monkeypatch.setattr(token_secret, "load", load)
     monkeypatch.setattr(token_secret, "swap", swap)
-    sources = [MicrosoftTokenSource(integration, lambda: shared_client("microsoft"), organisation=False)
+    sources = [writers.token_source(integration)
                for _ in range(2)]
     tokens: list[str] = []
     threads = [threading.Thread(target=lambda s=s: tokens.append(s._obtain(force=True).value)) for s in sources]
@@ -133,13 +130,14 @@ def test_two_cold_starts_refreshing_at_once_neither_corrupt_nor_lose_the_token(s
     kept = cached_refresh_tokens(stored(stack, arn))
     assert kept[0] in microsoft_sim.tokens.live_refresh_tokens(MS_USER)
     memory.drop()
-    fresh = MicrosoftTokenSource(integration, lambda: shared_client("microsoft"), organisation=False)
-    assert fresh._obtain(force=True).value  # the stored cache still refreshes
+    fresh = writers.token_source(integration)
+    memory.drop()
+    assert fresh.access_token()  # the stored cache still refreshes
 
 
 def test_revoked_consent_needs_reauth_and_a_reconnect_recovers(stack, microsoft_sim):
     arn, calendar = connect(stack, microsoft_sim)
-    provider = MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
+    provider = writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
     provider.upsert(EventKey("i", "t", "a1"), event(1), None)
     before = stored(stack, arn)
     microsoft_sim.revoke(MS_USER)
@@ -165,7 +163,7 @@ def test_organisation_mode_shares_one_app_token_per_tenant_and_needs_the_admins_
     tenant_secret = stack.put_secret(f"calsync/test/tenant/{uuid.uuid4().hex}", {"tenant_id": MS_TENANT})
     microsoft_sim.admin_consent(MS_TENANT, CLIENT_ID)
     providers = [
-        MicrosoftGraphProvider(microsoft_integration(
+        writers.build(microsoft_integration(
             microsoft_sim, calendars[user], secret_ref=tenant_secret, integration_id=f"int-{user}",
             options={"graph_mode": "organisation", "graph_user_id": user, "tenant_id": MS_TENANT,
                      "app_secret_ref": app_secret}))

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import PrivacySettings
+from calsync.domain.model import PrivacySettings
 from calsync.store import integrations, ledger
 from devstack import sample_day
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
-from devstack.sim_google import GoogleCalendarSimulator
+from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack, StackResources
-from tests.integration.reliability import received, status_events_queue
-from tests.integration.spine import deliver
-from tests.unit import fixtures
+from tests.support import appointments as fixtures
+from tests.support.pipeline import deliver
+from tests.support.reliability import received, status_events_queue
 
 PRACTITIONER = "dr-oauth"
 ZONE = sample_day.ZONE
@@ -182,8 +182,8 @@ def test_revoked_consent_marks_the_integration_parks_the_work_and_announces_it(
 
 def test_parked_work_is_replayed_after_reconnect_without_duplicates(
         stack: LocalStack, stack_resources: StackResources, tenant_id: str, clinician: OAuthClinician) -> None:
-    from calsync import lifecycle  # the reconnect entry point (engine side)
-    from calsync.oauth import secret as token_secret
+    from calsync.oauth import token_secret as token_secret
+    from calsync.services import lifecycle  # the reconnect entry point (engine side)
     from functions.retry_sweeper.app import lambda_handler as sweeper
 
     ehr = Ehr(tenant_id)

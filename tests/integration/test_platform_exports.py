@@ -7,17 +7,18 @@ import datetime as dt
 
 import pytest
 
-from calsync import sweeper
-from calsync.domain import ClientDisplay, PrivacySettings
-from calsync.platforms import polling
+from calsync.domain.model import ClientDisplay, PrivacySettings
+from calsync.services import sweeper
+from calsync.services.sweeper import Budget
+from calsync.services.sweeper.context import Run
+from calsync.services.sweeper.platform_exports import poll_exports
 from calsync.store import platform_intake
 from calsync.store.platform_intake import Kind
-from calsync.sweeper import Budget
 from devstack.clinicians import CalDavClinician, connect_caldav
-from tests.integration.platform_hooks import Hook, emitted_metrics
-from tests.integration.reliability import reset_sweeper
-from tests.integration.spine import calendar, drain
-from tests.platform_samples import load
+from tests.support.pipeline import calendar, drain
+from tests.support.platform_hooks import Hook, emitted_metrics
+from tests.support.platform_samples import load
+from tests.support.reliability import reset_sweeper
 
 PRIVACY = PrivacySettings(client_display=ClientDisplay.INITIALS, show_visit_type=True)
 
@@ -36,7 +37,10 @@ def export_source(stack, platform_sim, tenant_id, platform, name: str = "okafor"
 
 
 def poll(at: dt.datetime) -> int:
-    return polling.poll_ics_sources(at, Budget())
+    """The sweeper's export job, run at ``at``; how many exports it polled."""
+    run = Run(at, Budget())
+    poll_exports(run)
+    return run.report.exports_polled
 
 
 @pytest.mark.parametrize("platform", ["simplepractice", "doodle"])

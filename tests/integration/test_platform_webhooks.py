@@ -1,7 +1,8 @@
 """Booking platforms end to end: a signed HTTP request to the real on_webhook handler, through the bus, the
 changes queue and on_appointment_change, to the event in a Radicale calendar — read back from Radicale.
 
-Fetch-backs go to the platform simulator (devstack/sim_platforms.py) on 127.0.0.1. Refused requests
+Requests go through the deployment's local HTTP API, routed from template.yaml; fetch-backs go to the platform
+simulator (devstack/sims/platforms.py) on 127.0.0.1. Refused requests
 (forged, tampered, stale, replayed) must change nothing: no event reaches the queue.
 """
 
@@ -16,18 +17,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calsync.domain import ClientDisplay, PrivacySettings
-from calsync.platforms import polling
+from calsync.domain.model import ClientDisplay, PrivacySettings
+from calsync.services.sweeper import Budget
+from calsync.services.sweeper.context import Run
+from calsync.services.sweeper.platform_fetches import follow_up_platforms
 from calsync.store import platform_intake
 from calsync.store.platform_intake import Kind
-from calsync.sweeper import Budget
 from devstack.clinicians import CalDavClinician, connect_caldav
-from devstack.sim_platforms import PlatformSimulator
+from devstack.sims.platforms import PlatformSimulator
 from devstack.stack import LocalStack
-from tests.integration.platform_hooks import Hook, emitted_metrics, send_event
-from tests.integration.spine import calendar, captured_logs, drain
-from tests.platform_samples import Sample, load
-from tests.platform_signing import SIGNED, TIMESTAMPED
+from tests.support.pipeline import calendar, captured_logs, drain
+from tests.support.platform_hooks import Hook, emitted_metrics, post
+from tests.support.platform_samples import Sample, load
+from tests.support.platform_signing import SIGNED, TIMESTAMPED
 
 NEW_YORK = ZoneInfo("America/New_York")
 PRIVACY = PrivacySettings(client_display=ClientDisplay.INITIALS, show_visit_type=True)
@@ -118,6 +120,11 @@ def hook(stack: LocalStack, platform_sim: PlatformSimulator, tenant_id: str, pla
     return Hook(stack, platform_sim, tenant_id, platform)
 
 
+def follow_ups(at: dt.datetime) -> None:
+    """The sweeper's booking-platform follow-up job, run at ``at``."""
+    follow_up_platforms(Run(at, Budget()))
+
+
 # -- every row of the table -------------------------------------------------------------------------------
 
 
@@ -165,9 +172,9 @@ def test_a_replayed_request_is_refused_and_changes_nothing(stack, stack_resource
     sample = load(platform, FIRST[platform])
     source.serve(sample)
     event = source.request(sample)
-    assert send_event(event).status == 200
+    assert post(event).status == 200
     with emitted_metrics() as metrics:
-        again = send_event(event)
+        again = post(event)
     assert (again.status, again.json) == (401, {"error": "replay"})
     assert metrics[("WebhookRejected", "replay")] == 1
     assert drain(stack, stack_resources).received == 1
@@ -185,7 +192,7 @@ def test_a_forged_request_is_refused_and_changes_nothing(stack, stack_resources,
     else:
         event = source.request(sample, path=f"/webhooks/platforms/{platform}/{tenant_id}/{'x' * 43}")
     with emitted_metrics() as metrics:
-        reply = send_event(event)
+        reply = post(event)
     assert (reply.status, reply.json) == (401, {"error": "signature"})
     assert metrics[("WebhookRejected", "signature")] == 1
     assert drain(stack, stack_resources).received == 0
@@ -200,8 +207,8 @@ def test_a_tampered_body_is_refused_and_changes_nothing(stack, stack_resources, 
     source.serve(sample)
     honest = source.request(sample)
     tampered = source.request(sample, body=sample.raw.replace(b"1", b"2", 1))
-    assert tampered["body"] != honest["body"]
-    reply = send_event(tampered)
+    assert tampered.body != honest.body
+    reply = post(tampered)
     assert (reply.status, reply.json) == (401, {"error": "signature"})
     assert drain(stack, stack_resources).received == 0
     assert calendar(clinician) == []
@@ -216,9 +223,9 @@ def test_an_unsigned_callback_publishes_only_what_the_platform_confirms(stack, s
     sample = load(platform, FIRST[platform])
     source.serve(sample)
     platform_sim.reset()  # the platform has no bookings at all now
-    source.sim.require_headers(platform, {"Authorization": "Bearer api-token-e2e-8c2a"})
+    platform_sim.require_headers(platform, {"Authorization": "Bearer api-token-e2e-8c2a"})
     with emitted_metrics() as metrics:
-        reply = send_event(source.request(sample))
+        reply = post(source.request(sample))
     assert (reply.status, reply.json) == (401, {"error": "unconfirmed"})
     assert metrics[("WebhookRejected", "unconfirmed")] == 1
     assert drain(stack, stack_resources).received == 0
@@ -233,7 +240,7 @@ def test_a_stale_request_is_refused_and_changes_nothing(stack, stack_resources, 
     source.serve(sample)
     signed_at = dt.datetime.now(dt.UTC) - TIMESTAMPED[platform] - dt.timedelta(minutes=2)
     with emitted_metrics() as metrics:
-        reply = send_event(source.request(sample, at=signed_at))
+        reply = post(source.request(sample, at=signed_at))
     assert (reply.status, reply.json) == (401, {"error": "stale"})
     assert metrics[("WebhookRejected", "stale")] == 1
     assert drain(stack, stack_resources).received == 0
@@ -244,11 +251,11 @@ def test_unknown_tenants_and_routes_are_refused(stack, stack_resources, tenant_i
     source = hook(stack, platform_sim, tenant_id, "calcom")
     sample = load("calcom", "booking-created")
     elsewhere = source.request(sample, path="/webhooks/platforms/calcom/t-nobody-here")
-    assert (send_event(elsewhere).status, send_event(elsewhere).json) == (401, {"error": "unknown_source"})
-    assert send_event(source.request(sample, path="/webhooks/platforms/no-such-platform/t-x")).status == 404
-    assert send_event(source.request(sample, path=f"/webhooks/platforms/calcom/{tenant_id}/extra")).status == 404
-    assert send_event(source.request(sample, path=f"/webhooks/platforms/simplepractice/{tenant_id}")).status == 404
-    assert send_event(source.request(sample, path="/webhooks/google")).status == 404
+    assert (post(elsewhere).status, post(elsewhere).json) == (401, {"error": "unknown_source"})
+    assert post(source.request(sample, path="/webhooks/platforms/no-such-platform/t-x")).status == 404
+    assert post(source.request(sample, path=f"/webhooks/platforms/calcom/{tenant_id}/extra")).status == 404
+    assert post(source.request(sample, path=f"/webhooks/platforms/simplepractice/{tenant_id}")).status == 404
+    assert post(source.request(sample, path="/webhooks/google")).status == 404
     assert drain(stack, stack_resources).received == 0
 
 
@@ -324,9 +331,9 @@ def test_a_reschedule_whose_new_half_never_arrives_is_resolved_by_the_sweeper(st
     source.send(load("calendly", "invitee-created"))
     source.send(load("calendly", "invitee-canceled-rescheduled"))  # serves the new invitee on the API too
     drain(stack, stack_resources)
-    polling.retry_platform_fetches(dt.datetime.now(dt.UTC), Budget())  # still inside the hold window
+    follow_ups(dt.datetime.now(dt.UTC))  # still inside the hold window
     assert platform_intake.get(tenant_id, "calendly", Kind.HELD, "INV0000000000001") is not None
-    polling.retry_platform_fetches(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11), Budget())
+    follow_ups(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11))
     assert platform_intake.get(tenant_id, "calendly", Kind.HELD, "INV0000000000001") is None
     drain(stack, stack_resources)
     moved = _one_event(clinician)
@@ -399,9 +406,9 @@ def test_a_platform_outage_during_fetch_back_is_retried_on_calsyncs_schedule(sta
     assert queued is not None and queued.attempts == 1
     now = dt.datetime.now(dt.UTC)
     assert queued.due_at is not None and queued.due_at >= now + dt.timedelta(seconds=115)  # Retry-After wins
-    polling.retry_platform_fetches(now + dt.timedelta(seconds=60), Budget())  # not due yet
+    follow_ups(now + dt.timedelta(seconds=60))  # not due yet
     assert platform_intake.get(tenant_id, "acuity", Kind.FETCH, "700001") is not None
-    polling.retry_platform_fetches(now + dt.timedelta(minutes=3), Budget())
+    follow_ups(now + dt.timedelta(minutes=3))
     assert platform_intake.get(tenant_id, "acuity", Kind.FETCH, "700001") is None
     drain(stack, stack_resources)
     assert times_on(clinician) == [expected_times(load("acuity", "scheduled"))]
@@ -417,7 +424,7 @@ def test_a_fetch_back_that_keeps_failing_is_given_up_after_the_last_retry(stack,
     with emitted_metrics() as metrics:
         for _ in range(6):
             moment += dt.timedelta(hours=2)
-            polling.retry_platform_fetches(moment, Budget())
+            follow_ups(moment)
             queued = platform_intake.get(tenant_id, "jane", Kind.FETCH, "1f0c7a52-5b1e-4c63-8f39-00000000a001")
             attempts.append(queued.attempts if queued else None)
     assert attempts == [2, 3, 4, 5, None, None]
@@ -429,18 +436,18 @@ def test_calsyncs_own_outage_answers_503_and_the_redelivery_is_accepted(stack, s
                                                                         platform_sim, clinician, monkeypatch):
     import dataclasses
 
-    from calsync import bus
-    from calsync.settings import get_settings
+    from calsync.aws import bus
+    from calsync.core.settings import get_settings
 
     source = hook(stack, platform_sim, tenant_id, "calcom")
     sample = load("calcom", "booking-created")
     event = source.request(sample)
     broken = dataclasses.replace(get_settings(), event_bus_name="calsync-no-such-bus")
     monkeypatch.setattr(bus, "get_settings", lambda: broken)
-    reply = send_event(event)
+    reply = post(event)
     assert (reply.status, reply.headers.get("Retry-After")) == (503, "60")
     monkeypatch.undo()
-    assert send_event(event).status == 200  # the same delivery again: not a replay, its claim was released
+    assert post(event).status == 200  # the same delivery again: not a replay, its claim was released
     drain(stack, stack_resources)
     assert times_on(clinician) == [expected_times(sample)]
 
@@ -456,7 +463,7 @@ def test_calsyncs_own_outage_answers_503_and_the_redelivery_is_accepted(stack, s
                  max_leaves=12).map(lambda v: json.dumps(v).encode())))
 def test_any_authentic_body_gets_an_answer_never_a_crash(stack, stack_resources, platform_sim, platform, body):
     source = Hook(stack, platform_sim, "t-fuzz", platform)
-    reply = send_event(source.request(load(platform, FIRST[platform]), body=body))
+    reply = post(source.request(load(platform, FIRST[platform]), body=body))
     assert reply.status in (200, 400, 401, 422), reply.body
 
 
@@ -473,18 +480,18 @@ def test_no_patient_detail_reaches_a_log_line(stack, stack_resources, tenant_id,
         assert detail not in text, detail
 
 
-def test_a_webhook_over_real_http_reaches_the_calendar(stack, stack_resources, tenant_id, platform_sim, clinician):
-    """The same path a platform (or anyone) takes against ``make serve``: an HTTP POST to the local routes."""
+def test_a_webhook_over_real_http_reaches_the_calendar(deployment, stack, stack_resources, tenant_id, platform_sim,
+                                                      clinician):
+    """The same path a platform (or anyone) takes against ``make serve``: an HTTP POST to the local HTTP API."""
     import httpx
 
-    from devstack.webhook_server import WebhookServer
-    from tests.platform_signing import headers_for
+    from tests.support.platform_signing import headers_for
 
     source = hook(stack, platform_sim, tenant_id, "calendly")
     sample = load("calendly", "invitee-created")
     headers = {"Content-Type": sample.content_type,
                **headers_for("calendly", "whsec-e2e-5b7d9f1e3a", sample.raw, url="", at=dt.datetime.now(dt.UTC))}
-    with WebhookServer() as server, httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=deployment.api.base_url) as client:
         forged = client.post(source.path, content=sample.raw,
                              headers={**headers, "Calendly-Webhook-Signature": "t=1,v1=0"})
         accepted = client.post(source.path, content=sample.raw, headers=headers)
@@ -512,9 +519,9 @@ def test_a_large_batch_fetches_some_now_and_queues_the_rest(stack, stack_resourc
                 **meeting["properties"], "hs_meeting_start_time": start.isoformat(),
                 "hs_meeting_end_time": (start + dt.timedelta(minutes=30)).isoformat()}})
         events.append({**sample.body[0], "eventId": 92000000 + index, "objectId": object_id})
-    reply = send_event(source.request(sample.with_body(events)))
+    reply = post(source.request(sample.with_body(events)))
     assert reply.json["results"] == {"published": 10, "deferred": 2}
-    polling.retry_platform_fetches(dt.datetime.now(dt.UTC), Budget())
+    follow_ups(dt.datetime.now(dt.UTC))
     assert list(platform_intake.list_kind(tenant_id, "hubspot", Kind.FETCH)) == []
     drain(stack, stack_resources)
     assert len(calendar(clinician)) == 12

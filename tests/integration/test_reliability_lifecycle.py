@@ -4,12 +4,15 @@ automatic recovery, and every transition announced as ``Integration Status Chang
 
 from __future__ import annotations
 
-from calsync import engine, lifecycle, sweeper
-from calsync.domain import ClientDisplay, IntegrationStatus, LedgerState, PrivacySettings
+from calsync.domain import rules
+from calsync.domain.ledger import LedgerState
+from calsync.domain.model import ClientDisplay, IntegrationStatus, PrivacySettings
+from calsync.services import engine, lifecycle, sweeper
 from calsync.store import appointments, integrations
 from devstack.stack import LocalStack, StackResources
-from tests.integration.faults import Fault, FaultPlan
-from tests.integration.reliability import (
+from tests.support.faults import Fault, FaultPlan
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -19,7 +22,6 @@ from tests.integration.reliability import (
     status_events_queue,
     title,
 )
-from tests.integration.spine import calendar
 
 
 def statuses(stack: LocalStack, queue_url: str) -> list[tuple[str, str, str | None]]:
@@ -106,14 +108,14 @@ def test_persistent_rejection_moves_to_error_and_recovers_by_itself_when_it_stop
     clinician = connect(stack, tenant_id, privacy=PrivacySettings())
     engine.handle_change(ehr.change("apt-0", 8), clock.now)  # pending → active
     announced = status_events_queue(stack, stack_resources.event_bus_name, tenant_id)
-    plan.arm(Fault.REJECTED, times=engine.PERSISTENT_REJECTIONS)
-    refused = [ehr.change(f"apt-{n}", 9 + n) for n in range(1, 1 + engine.PERSISTENT_REJECTIONS)]
+    plan.arm(Fault.REJECTED, times=rules.PERSISTENT_REJECTIONS)
+    refused = [ehr.change(f"apt-{n}", 9 + n) for n in range(1, 1 + rules.PERSISTENT_REJECTIONS)]
     for change in refused:
         assert set(engine.handle_change(change, clock.now).outcomes.values()) == {engine.Outcome.DEAD}
     broken = integrations.get(clinician.integration.integration_id)
     assert broken is not None
     assert (broken.status, broken.status_reason, broken.last_error) == (
-        IntegrationStatus.ERROR, engine.PERSISTENT_REJECTION, "http_400")
+        IntegrationStatus.ERROR, rules.PERSISTENT_REJECTION, "http_400")
     later = ehr.change("apt-9", 16)
     assert set(engine.handle_change(later, clock.now).outcomes.values()) == {engine.Outcome.PARKED}
     report = sweeper.run(clock.advance(minutes=16))  # the probe: the provider accepts writes again

@@ -1,16 +1,16 @@
 """Poison input and the dead-letter redrive: a malformed event lands in the DLQ with a reason an
-operator can read; ``python -m calsync.redrive`` lists (dry run) and replays what is there after a fix."""
+operator can read; ``python -m calsync.cli.redrive`` lists (dry run) and replays what is there after a fix."""
 
 from __future__ import annotations
 
 import json
 
-from calsync import redrive
-from calsync.contract import parse_detail
+from calsync.cli import redrive
+from calsync.domain.contract import parse_detail
 from devstack import sample_day
 from devstack.stack import LocalStack, StackResources
-from tests.integration.reliability import connect, shown, title
-from tests.integration.spine import captured_logs, dead_letters, deliver, drain
+from tests.support.pipeline import captured_logs, dead_letters, deliver, drain
+from tests.support.reliability import connect, shown, title
 
 
 def test_poison_is_dead_lettered_with_a_reason_and_a_redrive_replays_after_the_fix(

@@ -11,13 +11,16 @@ import threading
 
 import pytest
 
-from calsync import engine, retry_policy, sweeper
-from calsync.domain import LedgerState
-from calsync.errors import LeaseBusyError
+from calsync.core.errors import LeaseBusyError
+from calsync.domain import retry_policy
+from calsync.domain.ledger import LedgerState
+from calsync.services import engine, sweeper
+from calsync.services.sweeper import gap
 from calsync.store import appointments, ledger
 from devstack.stack import LocalStack
-from tests.integration.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash
-from tests.integration.reliability import (
+from tests.support.faults import RETRY_AFTER_SECONDS, Fault, FaultPlan, SimulatedCrash
+from tests.support.pipeline import calendar
+from tests.support.reliability import (
     Clock,
     Ehr,
     connect,
@@ -27,7 +30,6 @@ from tests.integration.reliability import (
     title,
     uid,
 )
-from tests.integration.spine import calendar
 
 
 def sweep_until_quiet(clock: Clock, runs: int = 12, step: dt.timedelta = dt.timedelta(minutes=61)) -> list[
@@ -131,7 +133,7 @@ def test_retries_follow_the_policy_then_the_item_is_dead_and_the_metric_says_so(
     dead = entry(clinician, booked)
     assert dead is not None and dead.state is LedgerState.DEAD and dead.attempts == retry_policy.MAX_RETRIES + 1
     assert dead.next_attempt_at is None  # off the due index: nothing retries it any more
-    from calsync.observability import metrics
+    from calsync.core.observability import metrics
 
     metrics.flush_metrics()
     assert '"SyncDead"' in capsys.readouterr().out
@@ -177,7 +179,7 @@ def test_each_run_does_bounded_work_and_the_next_resumes(
 def test_the_gap_sweep_resumes_where_a_cut_short_run_stopped(
         stack: LocalStack, tenant_id: str, clock: Clock, ehr: Ehr, plan: FaultPlan,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sweeper, "PAGE", 3)
+    monkeypatch.setattr(gap, "PAGE", 3)
     clinician = connect(stack, tenant_id)
     booked = [ehr.change(f"apt-{n:02d}", 8 + n) for n in range(7)]
     for appointment in booked:  # stored, but every delivery died before it synced

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import ClientDisplay, PrivacySettings
+from calsync.domain.model import ClientDisplay, PrivacySettings
 from calsync.store import ledger
 from devstack import sample_day
 from devstack.clinicians import CalDavClinician, connect_caldav
 from devstack.stack import LocalStack, StackResources
-from tests.integration.spine import as_expected, calendar, captured_logs, dead_letters, deliver
+from tests.support.pipeline import as_expected, calendar, captured_logs, dead_letters, deliver
 
 
 @pytest.fixture
@@ -116,9 +116,9 @@ def test_malformed_event_does_not_fail_its_batch(stack: LocalStack, stack_resour
 def test_concurrent_invocations_make_one_event(stack: LocalStack, tenant_id: str,
                                                clinicians: dict[str, CalDavClinician]) -> None:
     # Eight invocations apply the same change at the same moment (Lambda runs them in parallel)
-    from calsync import engine
-    from calsync.contract import parse_detail
-    from calsync.errors import LeaseBusyError
+    from calsync.core.errors import LeaseBusyError
+    from calsync.domain.contract import parse_detail
+    from calsync.services import engine
 
     appointment = parse_detail(json.loads(sample_day.changes(tenant_id)[0]["Detail"]))
     start = threading.Barrier(8)
@@ -161,14 +161,14 @@ def test_privacy_change_rewrites_on_next_change(stack: LocalStack, stack_resourc
 
 def test_wrong_app_password_parks_the_work(stack: LocalStack, stack_resources: StackResources,
                                            tenant_id: str, clinicians: dict[str, CalDavClinician]) -> None:
-    from calsync import secrets
-    from calsync.providers import registry
+    from calsync.aws import secret_store as secrets
+    from calsync.services import writers
     from calsync.store import integrations
 
     clinician = clinicians[sample_day.OKAFOR]
     stack.radicale.add_user(clinician.username, "rotated-by-the-clinician")  # the app password was revoked
     secrets.forget()
-    registry.forget()
+    writers.forget()
     entry = sample_day.changes(tenant_id)[0]
     deliver(stack, stack_resources, [entry])
     integration = integrations.get(clinician.integration.integration_id)

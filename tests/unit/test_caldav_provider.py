@@ -9,12 +9,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from calsync.domain import CalendarEvent, Integration, Provider
-from calsync.errors import ProviderAuthError, ProviderConflictError, ProviderGoneError
-from calsync.providers.base import EventKey, Written
+from calsync.core.errors import ProviderAuthError, ProviderConflictError, ProviderGoneError
+from calsync.domain.event import CalendarEvent, EventKey, Written
+from calsync.domain.model import Integration, Provider
 from calsync.providers.caldav import CalDavProvider
 
-COLLECTION = "http://dav.test/alice/calendar/"
+COLLECTION = "https://dav.test/alice/calendar/"
 KEY = EventKey("int-1", "tenant-1", "apt-1")
 HREF = f"{COLLECTION}{KEY.digest}.ics"
 EVENT = CalendarEvent(summary="#A1", description="Client: #A1", location=None,

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from calsync.contract import AppointmentStatus, ordering_key, parse_detail, parse_envelope
-from calsync.errors import ContractError
-from tests.unit.fixtures import FIRST, NOTES, detail, envelope
+from calsync.core.errors import ContractError
+from calsync.domain.contract import AppointmentStatus, ordering_key, parse_detail, parse_envelope
+from tests.support.appointments import FIRST, NOTES, detail, envelope
 
 
 def test_a_full_event_is_accepted() -> None:

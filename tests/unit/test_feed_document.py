@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from calsync.domain import PrivacySettings
+from calsync.domain.event import EventKey
+from calsync.domain.feed import FeedState
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
 from calsync.feed import document
-from calsync.feed.model import FeedState
-from calsync.privacy import render
-from calsync.providers import ical
-from calsync.providers.base import EventKey
-from tests.feed_support import Span, assert_all_read, assert_wire_format, properties, unfolded
-from tests.unit.fixtures import appointment
+from calsync.formats import ical
+from tests.support.appointments import appointment
+from tests.support.ical_parsers import Span, assert_all_read, assert_wire_format, properties, unfolded
 
 NEW_YORK = ZoneInfo("America/New_York")
 CHICAGO = ZoneInfo("America/Chicago")

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import CalendarEvent, PrivacySettings
-from calsync.privacy import render
-from calsync.providers.base import MARKER_PROPERTY, EventKey
+from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
 from calsync.providers.google import event_body
-from devstack.sim_google import Invalid, check_event, discovery
-from tests.unit import fixtures
+from devstack.sims.google.schema import Invalid, check_event, discovery
+from tests.support import appointments as fixtures
 
 KEY = EventKey("int-1", "tenant-1", "apt-1")
 

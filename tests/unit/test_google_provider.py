@@ -9,18 +9,17 @@ import datetime as dt
 import httpx
 import pytest
 
-from calsync.domain import CalendarEvent
-from calsync.errors import (
+from calsync.core.errors import (
     ProviderAuthError,
     ProviderGoneError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from calsync.providers.base import EventKey, Written
+from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.providers.google import GoogleCalendarProvider
-from devstack.sim_google import GoogleCalendarSimulator
-from tests.provider_sims import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
+from devstack.sims.google import GoogleCalendarSimulator
+from tests.support.simulators import CLIENT_ID, GOOGLE_USER, SimTokens, google_integration
 
 KEY = EventKey("int-google-1", "tenant-1", "apt-1")
 START = dt.datetime(2026, 11, 24, 14, 30, tzinfo=dt.UTC)
@@ -41,7 +40,8 @@ def tokens(google_sim: GoogleCalendarSimulator) -> SimTokens:
 
 @pytest.fixture
 def provider(google_sim: GoogleCalendarSimulator, tokens: SimTokens) -> GoogleCalendarProvider:
-    return GoogleCalendarProvider(google_integration(google_sim), client=httpx.Client(timeout=10), tokens=tokens)
+    return GoogleCalendarProvider(google_integration(google_sim), tokens, httpx.Client(timeout=10),
+                                  api_base=google_sim.api_base)
 
 
 def calls(sim: GoogleCalendarSimulator) -> list[tuple[str, int | None]]:
@@ -150,7 +150,7 @@ def test_other_4xx_is_rejected_with_googles_reason_and_no_content(google_sim, pr
 
 def test_a_calendar_that_is_gone_is_reported_as_gone(google_sim, tokens):
     gone = GoogleCalendarProvider(google_integration(google_sim, calendar_id="removed@group.calendar.example"),
-                                  client=httpx.Client(timeout=10), tokens=tokens)
+                                  tokens, httpx.Client(timeout=10), api_base=google_sim.api_base)
     with pytest.raises(ProviderGoneError):
         gone.upsert(KEY, event(), None)
     with pytest.raises(ProviderGoneError):

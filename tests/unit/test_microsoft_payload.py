@@ -1,5 +1,5 @@
 """The Graph event body calsync sends, held to Graph's Event schema (field lists from Microsoft's own
-generated models, see devstack.graph_schema) and to calsync's rules; and the check that tells a
+generated models, see devstack.sims.microsoft.schema) and to calsync's rules; and the check that tells a
 retried create's stale answer from a fresh one."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from calsync.domain import CalendarEvent, PrivacySettings
-from calsync.privacy import render
-from calsync.providers.base import EventKey
+from calsync.domain.event import CalendarEvent, EventKey
+from calsync.domain.model import PrivacySettings
+from calsync.domain.privacy import render
 from calsync.providers.microsoft import MARKER_ID, creation_fields, event_body, shows
-from devstack.graph_schema import problems
-from tests.unit import fixtures
+from devstack.sims.microsoft.schema import problems
+from tests.support import appointments as fixtures
 
 KEY = EventKey("int-ms-1", "tenant-1", "apt-1")
 
@@ -38,6 +38,18 @@ def test_times_are_wall_clock_in_the_iana_zone_and_nothing_invites_anyone():
     assert body["singleValueExtendedProperties"] == [{"id": MARKER_ID, "value": KEY.marker}]
     assert MARKER_ID.startswith("String {") and MARKER_ID.endswith("} Name X-CALSYNC-KEY")
     assert "attendees" not in body
+
+
+def test_a_time_in_the_repeated_hour_of_a_fall_back_night_is_sent_in_utc():
+    # 2027-11-07, New York: 01:30 EDT (05:30Z) to 01:30 EST (06:30Z) - the same wall clock at both ends
+    body = event_body(timed(start=dt.datetime(2027, 11, 7, 5, 30, tzinfo=dt.UTC),
+                            end=dt.datetime(2027, 11, 7, 6, 30, tzinfo=dt.UTC)))
+    assert body["start"] == {"dateTime": "2027-11-07T05:30:00", "timeZone": "UTC"}
+    assert body["end"] == {"dateTime": "2027-11-07T06:30:00", "timeZone": "UTC"}
+    assert problems(body) == []
+    calm = event_body(timed(start=dt.datetime(2027, 11, 7, 7, 30, tzinfo=dt.UTC),
+                            end=dt.datetime(2027, 11, 7, 8, 0, tzinfo=dt.UTC)))
+    assert calm["start"] == {"dateTime": "2027-11-07T02:30:00", "timeZone": "America/New_York"}
 
 
 def test_hidden_location_is_cleared_not_left_behind():

@@ -9,18 +9,17 @@ import datetime as dt
 
 import pytest
 
-from calsync.domain import CalendarEvent
-from calsync.errors import (
+from calsync.core.errors import (
     ProviderAuthError,
     ProviderGoneError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from calsync.providers.base import EventKey, Written
+from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.providers.microsoft import MARKER_ID, MicrosoftGraphProvider
-from devstack.sim_microsoft import MicrosoftGraphSimulator
-from tests.provider_sims import (
+from devstack.sims.microsoft import MicrosoftGraphSimulator
+from tests.support.simulators import (
     CLIENT_ID,
     MS_TENANT,
     MS_USER,
@@ -54,8 +53,8 @@ def calendar(microsoft_sim: MicrosoftGraphSimulator, tokens: SimTokens) -> str:
 
 @pytest.fixture
 def provider(microsoft_sim: MicrosoftGraphSimulator, tokens: SimTokens, calendar: str) -> MicrosoftGraphProvider:
-    return MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar), client=trusting_client(microsoft_sim),
-                                  tokens=tokens)
+    return MicrosoftGraphProvider(microsoft_integration(microsoft_sim, calendar), tokens,
+                                  trusting_client(microsoft_sim), api_base=microsoft_sim.api_base)
 
 
 def calls(sim: MicrosoftGraphSimulator) -> list[tuple[str, int | None]]:
@@ -165,8 +164,8 @@ def test_a_body_graph_refuses_is_rejected_with_its_code(microsoft_sim, provider)
 
 
 def test_a_missing_calendar_is_gone(microsoft_sim, tokens):
-    gone = MicrosoftGraphProvider(microsoft_integration(microsoft_sim, "AAMkCal-removed"),
-                                  client=trusting_client(microsoft_sim), tokens=tokens)
+    gone = MicrosoftGraphProvider(microsoft_integration(microsoft_sim, "AAMkCal-removed"), tokens,
+                                  trusting_client(microsoft_sim), api_base=microsoft_sim.api_base)
     with pytest.raises(ProviderGoneError):
         gone.upsert(KEY, event(), None)
 
@@ -176,8 +175,8 @@ def test_organisation_mode_writes_through_users_and_needs_the_admins_consent(mic
     integration = microsoft_integration(microsoft_sim, calendar,
                                         options={"graph_mode": "organisation", "graph_user_id": MS_USER,
                                                  "tenant_id": MS_TENANT})
-    provider = MicrosoftGraphProvider(integration, client=trusting_client(microsoft_sim),
-                                      tokens=SimTokens(microsoft_sim.tokens, app))
+    provider = MicrosoftGraphProvider(integration, SimTokens(microsoft_sim.tokens, app), trusting_client(microsoft_sim),
+                                      api_base=microsoft_sim.api_base)
     with pytest.raises(ProviderAuthError) as raised:
         provider.upsert(KEY, event(), None)
     assert raised.value.reason == "ErrorAccessDenied"

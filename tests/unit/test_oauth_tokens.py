@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from calsync.errors import ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError
+from calsync.core.errors import REAUTH_REQUIRED, ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError
+from calsync.http.outcomes import token_error
 from calsync.oauth import memory
 from calsync.oauth.memory import REFRESH_MARGIN_SECONDS, AccessToken
 from calsync.oauth.source import CachedTokenSource
-from calsync.providers.outcomes import REAUTH_REQUIRED, token_error
 
 
 @pytest.mark.parametrize(("code", "status", "expected", "reason"), [

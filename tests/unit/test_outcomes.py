@@ -8,7 +8,7 @@ import email.utils
 import httpx
 import pytest
 
-from calsync.errors import (
+from calsync.core.errors import (
     ProviderAuthError,
     ProviderConflictError,
     ProviderGoneError,
@@ -16,7 +16,7 @@ from calsync.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from calsync.providers.outcomes import raise_for_status, retry_after_seconds, transport_errors
+from calsync.http.outcomes import raise_for_status, retry_after_seconds, transport_errors
 
 
 def google_error(status: int, reason: str) -> httpx.Response:

@@ -14,8 +14,8 @@ import pytest
 
 from calsync.platforms import mapping, registry
 from calsync.platforms.base import Booking, Person
-from tests.platform_samples import every_sample, load
-from tests.unit.platform_fixtures import TENANT, SampleApi, signed, source
+from tests.support.platform_requests import TENANT, SampleApi, signed, source
+from tests.support.platform_samples import every_sample, load
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "appointment-changed.v1.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())

@@ -1,4 +1,4 @@
-"""Every signing platform's scheme against vectors computed independently (tests/platform_signing.py):
+"""Every signing platform's scheme against vectors computed independently (tests/support/platform_signing.py):
 a valid request passes, a wrong secret, a tampered body or a missing header fails, and a request signed
 too long ago is stale. Replays need the de-duplication store: tests/integration/test_platform_webhooks.py.
 The secret-URL platforms' token check is here too."""
@@ -11,11 +11,19 @@ import datetime as dt
 import pytest
 
 from calsync.platforms import registry
-from calsync.platforms.base import Notice, Reason, Rejected, Scheme, WebhookRequest, fresh, path_secret_hash
-from calsync.platforms.sources import path_secret_ok
-from tests.platform_samples import load, names
-from tests.platform_signing import SIGNED, TIMESTAMPED
-from tests.unit.platform_fixtures import SECRET, signed, source
+from calsync.platforms.base import (
+    Notice,
+    Reason,
+    Rejected,
+    Scheme,
+    WebhookRequest,
+    fresh,
+    path_secret_hash,
+    path_secret_ok,
+)
+from tests.support.platform_requests import SECRET, signed, source
+from tests.support.platform_samples import load, names
+from tests.support.platform_signing import SIGNED, TIMESTAMPED
 
 CREDENTIALS = {"signing_secret": SECRET}
 FIRST = {platform: names(platform)[0] for platform in SIGNED}

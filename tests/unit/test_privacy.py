@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
-from calsync.domain import CalendarEvent, ClientDisplay, PrivacySettings
-from calsync.privacy import DEFAULT_TITLE, client_label, content_hash, render
-from tests.unit import fixtures as f
+from calsync.domain.event import CalendarEvent
+from calsync.domain.model import ClientDisplay, PrivacySettings
+from calsync.domain.privacy import DEFAULT_TITLE, client_label, content_hash, render
+from tests.support import appointments as f
 
 TOGGLES = ("show_visit_type", "show_location", "show_notes", "show_practice_name", "show_deep_link",
            "show_telehealth_link", "private_visibility")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calsync.retry_policy import DELAYS_SECONDS, JITTER, MAX_RETRIES, next_attempt
+from calsync.domain.retry_policy import DELAYS_SECONDS, JITTER, MAX_RETRIES, next_attempt
 
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
 

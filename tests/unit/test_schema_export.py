@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from calsync.contract_schema import SCHEMA_FILE, render_schema
+from calsync.cli.schema import SCHEMA_FILE
+from calsync.domain.schema import render_schema
 
 
 def test_checked_in_schema_matches_the_model() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.errors import ConfigurationError
-from calsync.settings import Settings
+from calsync.core.errors import ConfigurationError
+from calsync.core.settings import Settings
 
 TABLES = {name: f"t-{name.lower()}" for name in Settings.required_variables()}
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from calsync import recovery, redrive, sweeper
-from calsync.settings import get_settings
-from calsync.store import sweeps
+from calsync.cli import redrive
+from calsync.core.settings import get_settings
+from calsync.services import recovery, sweeper
+from calsync.services.sweeper import context, due
+from calsync.store import sweeps, tables
 from calsync.store.tables import LedgerItem, SweepTaskItem
-from tests.unit.cfn_template import load_template
+from devstack.cfn_template import load_template
 
 
 def test_a_budget_runs_out_of_syncs_reads_and_time() -> None:
@@ -34,12 +36,12 @@ def test_a_run_stops_well_before_the_function_times_out() -> None:
 
 
 def test_default_bounds_keep_a_run_small() -> None:
-    assert sweeper.MAX_SYNCS <= 200 and sweeper.MAX_READS <= 2000
-    assert sweeper.DUE_SHARE >= 2  # due retries never take the whole run
+    assert context.MAX_SYNCS <= 200 and context.MAX_READS <= 2000
+    assert due.DUE_SHARE >= 2  # due retries never take the whole run
 
 
 def test_sweeper_tasks_live_in_the_ledger_table_under_a_partition_no_integration_can_have() -> None:
-    assert SweepTaskItem.Meta.table_name == LedgerItem.Meta.table_name
+    assert tables.TABLE_SETTINGS[SweepTaskItem] == tables.TABLE_SETTINGS[LedgerItem]
     def keys(model: type[LedgerItem] | type[SweepTaskItem]) -> set[tuple[str, bool]]:
         attributes = model.get_attributes().values()
         return {(a.attr_name, a.is_hash_key) for a in attributes if a.is_hash_key or a.is_range_key}

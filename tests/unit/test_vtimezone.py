@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import vobject
 
-from calsync.providers.vtimezone import transitions, vtimezone
+from calsync.formats.vtimezone import transitions, vtimezone
 
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2028, 12, 31)
 ZONES = ["America/New_York", "Europe/London", "Australia/Sydney", "Australia/Lord_Howe", "Asia/Kolkata",

@@ -6,8 +6,8 @@ use) is rendered with icalendar once per container and kept, the VEVENTs were re
 appointments changed, and the footer is a constant. icalendar is imported on the first full
 render only, so neither a cold start nor a 304 pays for it.
 
-Times keep the practice's IANA zone (``calsync.providers.ical`` writes ``DTSTART;TZID=...``), so the
-VCALENDAR carries a VTIMEZONE for every zone used (``calsync.providers.vtimezone``); all-day
+Times keep the practice's IANA zone (``calsync.formats.ical`` writes ``DTSTART;TZID=...``), so the
+VCALENDAR carries a VTIMEZONE for every zone used (``calsync.formats.vtimezone``); all-day
 appointments are DATE values that need none. Keeping the zone, rather than writing UTC throughout,
 lets a clinician's app show the practice's time zone on each event and keeps times right when the
 practice's zone and the device's differ.
@@ -20,8 +20,8 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from calsync.feed.model import FeedState
-from calsync.providers.vtimezone import vtimezone
+from calsync.domain.feed import FeedState
+from calsync.formats.vtimezone import vtimezone
 
 FORMAT_VERSION = "1"
 """Part of every ETag: bump it when the document's layout changes so subscribers refetch."""
@@ -77,7 +77,7 @@ def header(state: FeedState, window: Window) -> str:
 def _header(name: str, zones: tuple[str, ...], first_year: int, last_year: int) -> str:
     import icalendar
 
-    from calsync.providers.ical import PRODID  # here: it imports the pydantic domain models
+    from calsync.formats.ical import PRODID  # here: it imports the pydantic domain models
 
     calendar = icalendar.Calendar()
     calendar.add("version", "2.0")

@@ -14,8 +14,8 @@ import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from calsync.core.observability import Metric, count, logger
 from calsync.feed import conditional, document, tokens
-from calsync.observability import Metric, count, logger
 from calsync.store import feeds
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -26,6 +26,12 @@ GZIP_LEVEL = 6
 _ALWAYS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 _ERROR_HEADERS = {**_ALWAYS, "Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"}
 NOT_FOUND_BODY = b"Not found.\n"
+TOO_MANY_BODY = b"This calendar link is being fetched too often. Try again later.\n"
+REQUESTS_PER_WINDOW = 20
+WINDOW_SECONDS = 300
+"""Each URL may be fetched this often: calendar apps refresh every 15 minutes to a day, so 20 requests in
+5 minutes leaves room for several devices sharing one link while a client polling in a loop only slows
+itself down (429 with ``Retry-After``), never another clinician's feed."""
 GONE_BODY = b"This calendar link has been revoked. Ask for a new link where you got this one.\n"
 
 
@@ -61,10 +67,15 @@ def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
     token = tokens.token_from_file_name(request.file_name)
     if token is None:
         return _error(404, NOT_FOUND_BODY, "malformed")
-    found = feeds.find_token(tokens.token_hash(token))
+    admission = feeds.admit(tokens.token_hash(token), now, REQUESTS_PER_WINDOW, WINDOW_SECONDS)
+    found = admission.token
     if found is None:
         return _error(404, NOT_FOUND_BODY, "unknown")
     logger.append_keys(token_id=found.token_id, feed_id=found.feed_id)
+    if admission.retry_after is not None:
+        count(Metric.FEED_THROTTLED)
+        logger.warning("feed request throttled", extra={"status": 429, "retry_after": admission.retry_after})
+        return FeedResponse(429, {**_ERROR_HEADERS, "Retry-After": str(admission.retry_after)}, TOO_MANY_BODY)
     if found.revoked:
         return _error(410, GONE_BODY, "revoked")
     state = feeds.get_state(found.feed_id)

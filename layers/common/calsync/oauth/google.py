@@ -4,9 +4,9 @@ google-auth has no httpx transport; :func:`httpx_request` is a small ``google.au
 It ends a refresh at once when the token endpoint answers 408, 429 or 5xx (google-auth would otherwise
 sleep and retry inside the invocation): retries belong to the ledger, which honours ``Retry-After``.
 
-The token endpoint defaults to Google's; the integration option ``token_uri`` points it elsewhere (the
-local simulator). Google does not normally rotate refresh tokens; when it does return a new one, it
-is written back by compare-and-swap (see ``secret``).
+The token endpoint is a deployment setting (``calsync.core.settings``), never an integration's: no
+stored record can send a refresh token anywhere else. Google does not normally rotate refresh tokens;
+when it does return a new one, it is written back by compare-and-swap (see ``secret``).
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ from typing import Any
 
 import httpx
 
-from calsync.domain import Integration
-from calsync.errors import ConfigurationError, ProviderUnavailableError
-from calsync.oauth import secret
+from calsync.core.errors import ConfigurationError, ProviderUnavailableError
+from calsync.domain.model import Integration
+from calsync.http.outcomes import retry_after_seconds, token_error, transient
+from calsync.oauth import token_secret as secret
 from calsync.oauth.memory import AccessToken
 from calsync.oauth.source import CachedTokenSource
-from calsync.providers.outcomes import retry_after_seconds, token_error
 
 PROVIDER = "google"
 TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
-TOKEN_URI_OPTION = "token_uri"  # noqa: S105 - an option name
 DEFAULT_LIFETIME_SECONDS = 3600.0
 
 
@@ -76,7 +75,7 @@ def _request_class() -> type[Any]:
                                                 timeout=timeout or httpx.USE_CLIENT_DEFAULT)
             except httpx.HTTPError as error:
                 raise exceptions.TransportError(type(error).__name__) from None  # type: ignore[no-untyped-call]
-            if response.status_code in (408, 429) or response.status_code >= 500:
+            if transient(response.status_code):
                 raise Busy(response.status_code, retry_after_seconds(response))
             return Response(response)
 
@@ -107,13 +106,14 @@ def _epoch(expiry: dt.datetime | None) -> float:
 class GoogleTokenSource(CachedTokenSource):
     """Access tokens for one Google integration (one clinician's consent)."""
 
-    def __init__(self, integration: Integration, client: Callable[[], httpx.Client]) -> None:
+    def __init__(self, integration: Integration, client: Callable[[], httpx.Client], *,
+                 token_uri: str = TOKEN_URI) -> None:
         if not integration.secret_ref:
             raise ConfigurationError("google integration has no secret reference")
         super().__init__(f"google|{integration.secret_ref}")
         self._integration = integration
         self._client = client
-        self._token_uri = integration.options.get(TOKEN_URI_OPTION, TOKEN_URI)
+        self._token_uri = token_uri
 
     def _obtain(self, force: bool) -> AccessToken:
         from google.auth.exceptions import RefreshError, TransportError

@@ -9,8 +9,9 @@
   all clinicians): client credentials for the practice's tenant. Nothing is written back, and every
   clinician of the tenant shares one token.
 
-msal wants an https authority; ``login_base`` (default ``https://login.microsoftonline.com``) and
-``tenant_id`` come from the integration's options, so tests can point it at the local simulator.
+msal wants an https authority: the login base is a deployment setting (default
+``https://login.microsoftonline.com``; the local simulator only in local development), the directory
+``tenant_id`` an integration option.
 msal talks through :class:`MsalHttpClient` (httpx), with instance discovery off (the authority is
 configured, not user input). msal itself holds back a repeated token request for a while after a
 400, 429 or 5xx; each token source keeps its own msal application, so that memory stays per integration.
@@ -24,16 +25,15 @@ from typing import Any
 
 import httpx
 
-from calsync.domain import Integration
-from calsync.errors import ConfigurationError, ProviderError, ProviderUnavailableError
-from calsync.oauth import secret
+from calsync.core.errors import ConfigurationError, ProviderError, ProviderUnavailableError
+from calsync.domain.model import Integration
+from calsync.http.outcomes import retry_after_seconds, token_error
+from calsync.oauth import token_secret as secret
 from calsync.oauth.memory import AccessToken
 from calsync.oauth.source import CachedTokenSource
-from calsync.providers.outcomes import retry_after_seconds, token_error
 
 PROVIDER = "microsoft"
 LOGIN_BASE = "https://login.microsoftonline.com"
-LOGIN_BASE_OPTION = "login_base"
 TENANT_OPTION = "tenant_id"
 DELEGATED_SCOPES = ("https://graph.microsoft.com/Calendars.ReadWrite",)
 APPLICATION_SCOPES = ("https://graph.microsoft.com/.default",)
@@ -77,13 +77,14 @@ class MsalHttpClient:
 class MicrosoftTokenSource(CachedTokenSource):
     """Access tokens for one Microsoft integration (delegated) or one tenant (organisation mode)."""
 
-    def __init__(self, integration: Integration, client: Callable[[], httpx.Client], *, organisation: bool) -> None:
+    def __init__(self, integration: Integration, client: Callable[[], httpx.Client], *, organisation: bool,
+                 login_base: str = LOGIN_BASE) -> None:
         if not integration.secret_ref:
             raise ConfigurationError("microsoft integration has no secret reference")
         tenant = integration.options.get(TENANT_OPTION) or ("" if organisation else "common")
         if not tenant:
             raise ConfigurationError("microsoft organisation mode needs the tenant_id option")
-        base = integration.options.get(LOGIN_BASE_OPTION, LOGIN_BASE).rstrip("/")
+        base = login_base.rstrip("/")
         if not base.startswith("https://"):
             raise ConfigurationError("microsoft login_base must be an https URL")
         mode = "application" if organisation else "delegated"

@@ -1,28 +1,17 @@
 """The token source a provider asks for access tokens: memory first, then one refresh at a time.
 
-A provider calls :meth:`TokenSource.access_token` before a request and :meth:`TokenSource.renew` once
-after a 401. Failures come out as calsync errors (see ``providers.outcomes.token_error``); a lost grant
+Implements ``calsync.http.bearer.TokenSource``: a provider calls ``access_token`` before a request and
+``renew`` once after a 401. Failures come out as calsync errors (see ``providers.outcomes.token_error``); a lost grant
 is ``ProviderAuthError`` with reason ``reauth_required``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
 
-from calsync.errors import ProviderAuthError
+from calsync.core.errors import ProviderAuthError
 from calsync.oauth import memory
 from calsync.oauth.memory import AccessToken
-
-
-class TokenSource(Protocol):
-    def access_token(self) -> str:
-        """A bearer token that is good for a while."""
-        ...
-
-    def renew(self, rejected: str) -> str:
-        """A new bearer token after the provider answered 401 to ``rejected``."""
-        ...
 
 
 class CachedTokenSource(ABC):

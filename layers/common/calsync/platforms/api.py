@@ -1,10 +1,11 @@
-"""Calls to a booking platform's API (fetch-backs and the ICS export download).
+"""Calls to a booking platform's API (fetch-backs) and downloads of its calendar export.
 
-Every call goes over a guarded connection (``calsync.platforms.guard``: the host may come from a tenant's
-settings) and every answer through calsync's one HTTP decision table (``calsync.providers.outcomes``), so
-a platform's 429 or outage is the same ``ProviderRateLimitedError`` / ``ProviderUnavailableError`` a
-calendar provider raises, retried on the same schedule (``calsync.retry_policy``). A 404 or 410 for a
-booking means the platform has no such booking: :meth:`PlatformApi.get` returns None.
+Every call goes over a guarded connection (``calsync.http.guard``: the host may come from a tenant's settings,
+and the API credentials go only to that host's origin) and every answer through calsync's HTTP decision
+tables (``calsync.http.outcomes``, the ``platform`` rows), so a platform's 429 or outage is the same
+``ProviderRateLimitedError`` / ``ProviderUnavailableError`` a calendar provider raises, retried on the same
+schedule (``calsync.domain.retry_policy``). A 404 or 410 for a booking means the platform has no such
+booking: :meth:`PlatformApi.get` returns None.
 
 Credentials come from the tenant's platform secret, key ``api_auth``: ``{"bearer": "<token>"}``,
 ``{"basic": ["<user>", "<password>"]}`` or ``{"headers": {"<name>": "<value>"}}``.
@@ -21,12 +22,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from calsync.errors import ProviderGoneError, ProviderRejectedError
-from calsync.platforms import guard
-from calsync.providers.http import new_client
-from calsync.providers.outcomes import raise_for_status, transport_errors
+from calsync.core.errors import ProviderRejectedError
+from calsync.http import guard
+from calsync.http.client import new_client
+from calsync.http.outcomes import Answer, answer, transport_errors
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+FAMILY = "platform"
+"""The rows of ``calsync.http.outcomes`` every platform shares."""
 
 
 @lru_cache(maxsize=4)
@@ -51,15 +54,31 @@ def auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+def send(platform: str, client: httpx.Client, method: str, url: str, *, local_development: bool,
+         headers: Mapping[str, str] | None = None, credentials: Mapping[str, str] | None = None,
+         content: bytes | None = None) -> httpx.Response:
+    """One guarded request on behalf of ``platform``: transport failures and refused URLs become the
+    platform's provider errors (a refused URL is refused for good)."""
+    try:
+        with transport_errors(platform):
+            response = guard.request(client, method, url, local_development=local_development, headers=headers,
+                                     credentials=credentials, content=content)
+    except guard.BlockedUrl as blocked:
+        raise ProviderRejectedError(platform, blocked.reason) from None
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        raise ProviderRejectedError(platform, "response_too_large", response.status_code)
+    return response
+
+
 class PlatformApi:
     """One platform account's API: a base URL, its credentials, a timeout."""
 
-    def __init__(self, platform: str, base_url: str, headers: Mapping[str, str], *, allow_local: bool,
+    def __init__(self, platform: str, base_url: str, credentials: Mapping[str, str], *, local_development: bool,
                  timeout_seconds: float, client: httpx.Client | None = None) -> None:
         self.platform = platform
         self.base_url = base_url.rstrip("/")
-        self._headers = {"Accept": "application/json", **headers}
-        self._allow_local = allow_local
+        self._credentials = dict(credentials)
+        self._local_development = local_development
         self._client = client or _client(timeout_seconds)
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
@@ -73,22 +92,31 @@ class PlatformApi:
         return self._call("POST", self.url(path), json.dumps(body).encode())
 
     def _call(self, method: str, url: str, content: bytes | None) -> Any | None:
-        headers = dict(self._headers)
+        headers = {"Accept": "application/json"}
         if content is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            with transport_errors(self.platform):
-                response = guard.request(self._client, method, url, allow_local=self._allow_local,
-                                         headers=headers, content=content)
-        except guard.BlockedUrl as blocked:
-            raise ProviderRejectedError(self.platform, blocked.reason) from None
-        try:
-            raise_for_status(self.platform, response)
-        except ProviderGoneError:
+        response = send(self.platform, self._client, method, url, local_development=self._local_development,
+                        headers=headers, credentials=self._credentials, content=content)
+        if answer(self.platform, "fetch", response, family=FAMILY) is Answer.MISSING:
             return None
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise ProviderRejectedError(self.platform, "response_too_large", response.status_code)
         try:
             return response.json()
         except ValueError:
             raise ProviderRejectedError(self.platform, "not_json", response.status_code) from None
+
+
+def download_export(platform: str, url: str, validators: Mapping[str, str], *, local_development: bool,
+                    timeout_seconds: float) -> httpx.Response | None:
+    """A calendar export, conditionally (``etag`` → ``If-None-Match``, ``last_modified`` →
+    ``If-Modified-Since``); None when it has not changed since. The URL is itself the credential, so it is
+    never logged."""
+    headers = {"Accept": "text/calendar"}
+    if validators.get("etag"):
+        headers["If-None-Match"] = validators["etag"]
+    if validators.get("last_modified"):
+        headers["If-Modified-Since"] = validators["last_modified"]
+    with new_client(timeout_seconds) as client:
+        response = send(platform, client, "GET", url, local_development=local_development, headers=headers)
+    if answer(platform, "export", response, family=FAMILY) is Answer.UNCHANGED:
+        return None
+    return response

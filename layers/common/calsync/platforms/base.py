@@ -4,7 +4,7 @@ verification helpers.
 An adapter (one module under ``calsync.platforms.adapters``) is pure: it checks a request with the
 platform's own scheme, says which changes the request reports (:class:`Notice`), and turns the
 platform's booking JSON into a :class:`Booking`. Everything with effects — the de-duplication store, the
-fetch-back call, the bus — is ``calsync.platforms.intake``'s job, so every adapter is tested without I/O.
+fetch-back call, the bus — is ``calsync.services.platforms.intake``'s job, so every adapter is tested without I/O.
 
 Three ways a platform proves a request is its own (:class:`Scheme`):
 
@@ -119,7 +119,7 @@ class Booking:
     """
 
     booking_id: str
-    status: str  # calsync.contract.AppointmentStatus values
+    status: str  # calsync.domain.contract.AppointmentStatus values
     start: dt.datetime
     end: dt.datetime
     timezone: str | None = None
@@ -249,6 +249,14 @@ def credential(credentials: Mapping[str, Any], name: str) -> str:
 def path_secret_hash(secret: str) -> str:
     """How a secret URL's token is stored: its SHA-256, hex (the token itself is never kept)."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def path_secret_ok(source: Source, presented: str) -> bool:
+    """Whether ``presented`` is one of the source's live secret-URL tokens (every stored hash is compared,
+    each in constant time, so the answer's timing says nothing about which one matched)."""
+    digest = path_secret_hash(presented)
+    results = [same(stored, digest) for stored in source.path_secret_hashes]
+    return any(results)
 
 
 def fresh(sent_at: dt.datetime | None, max_age: dt.timedelta | None, now: dt.datetime) -> bool:

@@ -2,7 +2,7 @@
 
 Appointment ids are ``<platform>-<booking id>`` (:func:`appointment_id`), so the same booking always
 lands on the same calendar event whichever webhook, fetch-back or poll reports it. The detail is
-validated by :class:`calsync.contract.AppointmentChanged`, the published contract, before it goes anywhere.
+validated by :class:`calsync.domain.contract.AppointmentChanged`, the published contract, before it goes anywhere.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from calsync.contract import _ID_PATTERN, SCHEMA_VERSION, AppointmentChanged, AppointmentStatus, parse_detail
-from calsync.errors import ContractError
+from calsync.core.errors import ContractError
+from calsync.domain.contract import _ID_PATTERN, SCHEMA_VERSION, AppointmentChanged, AppointmentStatus, parse_detail
 from calsync.platforms.base import Booking, Reason, Rejected
 from calsync.platforms.source import Source
 

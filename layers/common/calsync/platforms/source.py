@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from calsync.contract import _ID_PATTERN
-from calsync.errors import ConfigurationError
+from calsync.core.errors import ConfigurationError
+from calsync.domain.contract import _ID_PATTERN
 
 MIN_POLL_MINUTES = 5
 

@@ -1,1 +1,4 @@
-"""Outbound calendar providers behind one small protocol (see ``base``)."""
+"""Calendar APIs calsync writes to, behind one small protocol (``base.CalendarProvider``): ``caldav``
+(iCloud and any CalDAV server, with ``caldav_discovery`` for connecting), ``google`` (Calendar v3) and
+``microsoft`` (Graph). They speak HTTP through ``calsync.http`` and are handed their credentials; they never
+touch DynamoDB, Secrets Manager or each other."""

@@ -1,8 +1,9 @@
 """CalDAV (iCloud, Fastmail, Nextcloud, Radicale, ...) over httpx.
 
-Not the ``caldav`` package: it replaces urllib3 process-wide. Credentials (username and an
-app-specific password) come from the integration's secret. Each appointment is one resource named
-``<digest>.ics`` in the integration's calendar collection:
+Not the ``caldav`` package: it replaces urllib3 process-wide. Credentials (username and an app-specific
+password) are handed in by whoever builds the provider (``calsync.services.writers`` reads them from the
+integration's secret); what each status means is decided in ``calsync.http.outcomes``. Each appointment is one
+resource named ``<digest>.ics`` in the integration's calendar collection:
 
 * create:  PUT with ``If-None-Match: *``; a 412 means it exists already (a lost response, a replay):
   re-read it and overwrite with ``If-Match``;
@@ -14,59 +15,59 @@ app-specific password) come from the integration's secret. Each appointment is o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from calsync.domain import CalendarEvent, Integration
-from calsync.errors import ConfigurationError, ProviderConflictError, ProviderGoneError
-from calsync.providers import ical
-from calsync.providers.base import EventKey, Written
-from calsync.providers.http import new_client
-from calsync.providers.outcomes import raise_for_status, transport_errors
-from calsync.secrets import read as read_secret
-from calsync.settings import get_settings
+from calsync.core.errors import ConfigurationError, ProviderRejectedError
+from calsync.core.settings import get_settings
+from calsync.domain.event import CalendarEvent, EventKey, Written
+from calsync.domain.model import Integration
+from calsync.formats import ical
+from calsync.http.client import new_client
+from calsync.http.origins import may_carry_credentials
+from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
 NAME = "caldav"
 ICAL_TYPE = "text/calendar; charset=utf-8"
+ATTEMPTS = 3
 
-
-def _no_reason(_response: httpx.Response) -> str | None:
-    return None  # CalDAV error bodies are free text: the status code alone is recorded
+Credentials = Callable[[], tuple[str, str]]
+"""Username and (app-specific) password, read when the first request needs them."""
 
 
 class CalDavProvider:
     name = NAME
 
-    def __init__(self, integration: Integration, client: httpx.Client | None = None) -> None:
+    def __init__(self, integration: Integration, credentials: Credentials | None = None,
+                 client: httpx.Client | None = None, *, local_development: bool = False) -> None:
         if not integration.calendar_id.startswith(("https://", "http://")):
             raise ConfigurationError("caldav calendar_id must be the collection URL")
+        if client is None and credentials is None:
+            raise ConfigurationError("caldav provider needs credentials or a client")
         self._collection = integration.calendar_id.rstrip("/") + "/"
-        self._secret_ref = integration.secret_ref
+        self._credentials = credentials
         self._client = client
+        self._local_development = local_development
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            settings = get_settings()
-            if not self._secret_ref:
-                raise ConfigurationError("caldav integration has no secret reference")
-            secret = read_secret(self._secret_ref, settings.secret_cache_seconds)
-            try:
-                auth = httpx.BasicAuth(secret["username"], secret["password"])
-            except KeyError:
-                raise ConfigurationError("caldav secret needs username and password") from None
-            self._client = new_client(settings.provider_timeout_seconds, auth=auth)
+            assert self._credentials is not None
+            username, password = self._credentials()
+            self._client = new_client(get_settings().provider_timeout_seconds,
+                                      auth=httpx.BasicAuth(username, password))
         return self._client
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request with the clinician's credentials: only to a URL allowed to carry them (https), and
+        never a redirect followed (the client follows none; a 3xx is a refusal, see http.outcomes)."""
+        if not may_carry_credentials(url, local_development=self._local_development):
+            raise ProviderRejectedError(NAME, "insecure_url")
         with transport_errors(NAME):
             return self._http().request(method, url, **kwargs)
-
-    def _check(self, response: httpx.Response) -> httpx.Response:
-        raise_for_status(NAME, response, _no_reason)
-        return response
 
     def _href(self, key: EventKey) -> str:
         return f"{self._collection}{key.digest}.ics"
@@ -74,13 +75,10 @@ class CalDavProvider:
     def _current_etag(self, href: str) -> str | None:
         """Re-reads the resource: its etag, or None when it does not exist."""
         response = self._send("GET", href)
-        if response.status_code == 404:
+        if answer(NAME, "get", response) is Answer.MISSING:
             return None
-        etag: str | None = self._check(response).headers.get("ETag")
+        etag: str | None = response.headers.get("ETag")
         return etag
-
-    def _put(self, href: str, body: bytes, precondition: dict[str, str]) -> httpx.Response:
-        return self._send("PUT", href, content=body, headers={"Content-Type": ICAL_TYPE, **precondition})
 
     def _written(self, href: str, response: httpx.Response) -> Written:
         etag = response.headers.get("ETag")
@@ -94,34 +92,27 @@ class CalDavProvider:
         href = known.external_id if known else self._href(key)
         body = ical.calendar_object(key, event, dt.datetime.now(dt.UTC))
         etag = known.etag if known else None
-        for _attempt in range(3):
-            precondition = {"If-Match": etag} if etag else {"If-None-Match": "*"}
-            response = self._put(href, body, precondition)
-            if response.status_code == 412 or (response.status_code == 404 and etag):
-                etag = self._current_etag(href)  # exists after all (412 on create), changed, or removed
-                continue
-            if response.status_code in (404, 409):  # WebDAV: the parent collection is missing
-                raise ProviderGoneError(NAME, "calendar_missing", response.status_code)
-            return self._written(href, self._check(response))
-        raise ProviderConflictError(NAME, "etag_race", 412)
+        for _attempt in range(ATTEMPTS):
+            operation, precondition = ("update", {"If-Match": etag}) if etag else ("create", {"If-None-Match": "*"})
+            response = self._send("PUT", href, content=body, headers={"Content-Type": ICAL_TYPE, **precondition})
+            if answer(NAME, operation, response) is Answer.DONE:
+                return self._written(href, response)
+            etag = self._current_etag(href)  # exists after all, changed, or removed: read it again
+        raise lost_race(NAME)
 
     def delete(self, key: EventKey, known: Written | None) -> None:
         href = known.external_id if known else self._href(key)
         etag = known.etag if known else None
-        for _attempt in range(3):
+        for _attempt in range(ATTEMPTS):
             response = self._send("DELETE", href, headers={"If-Match": etag} if etag else {})
-            if response.status_code in (404, 410):
-                return
-            if response.status_code == 412:
-                etag = self._current_etag(href)
-                if etag is None:
+            match answer(NAME, "delete", response):
+                case Answer.DONE | Answer.MISSING:
                     return
-                continue
-            self._check(response)
-            return
-        raise ProviderConflictError(NAME, "etag_race", 412)
+            etag = self._current_etag(href)
+            if etag is None:
+                return
+        raise lost_race(NAME)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-

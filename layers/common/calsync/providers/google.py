@@ -23,16 +23,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from calsync.domain import CalendarEvent, Integration
-from calsync.errors import ProviderConflictError
-from calsync.oauth.source import TokenSource
-from calsync.providers.base import MARKER_PROPERTY, EventKey, Written
-from calsync.providers.bearer import BearerSession, shared_client
-from calsync.providers.outcomes import raise_for_status
+from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey, Written
+from calsync.domain.model import Integration
+from calsync.http.bearer import BearerSession, TokenSource
+from calsync.http.outcomes import Answer, answer, lost_race
 
 NAME = "google"
 API_BASE = "https://www.googleapis.com/calendar/v3"
-API_BASE_OPTION = "api_base"
 WRITE_PARAMS = {"sendUpdates": "none"}
 SOURCE_TITLE = "Open in the EHR"
 ATTEMPTS = 3
@@ -79,14 +76,10 @@ def event_body(key: EventKey, event: CalendarEvent) -> dict[str, Any]:
 class GoogleCalendarProvider:
     name = NAME
 
-    def __init__(self, integration: Integration, client: httpx.Client | None = None,
-                 tokens: TokenSource | None = None) -> None:
-        if tokens is None:
-            from calsync.oauth.google import GoogleTokenSource
-
-            tokens = GoogleTokenSource(integration, lambda: client or shared_client(NAME))
+    def __init__(self, integration: Integration, tokens: TokenSource, client: httpx.Client | None = None, *,
+                 api_base: str = API_BASE) -> None:
         self._session = BearerSession(NAME, tokens, client)
-        base = integration.options.get(API_BASE_OPTION, API_BASE).rstrip("/")
+        base = api_base.rstrip("/")
         self._events = f"{base}/calendars/{quote(integration.calendar_id or 'primary', safe='')}/events"
 
     # -- HTTP -----------------------------------------------------------------------------------------
@@ -94,27 +87,26 @@ class GoogleCalendarProvider:
     def _url(self, event_id: str) -> str:
         return f"{self._events}/{quote(event_id, safe='')}"
 
-    def _check(self, response: httpx.Response) -> httpx.Response:
-        raise_for_status(NAME, response)
-        return response
-
-    def _written(self, response: httpx.Response) -> Written:
-        resource = self._check(response).json()
+    @staticmethod
+    def _written(response: httpx.Response) -> Written:
+        resource = response.json()
         return Written(external_id=str(resource["id"]), etag=resource.get("etag"))
 
-    def _insert(self, body: dict[str, Any]) -> httpx.Response:
-        return self._session.send("POST", self._events, params=WRITE_PARAMS, json=body)
+    def _insert(self, body: dict[str, Any]) -> tuple[Answer, httpx.Response]:
+        response = self._session.send("POST", self._events, params=WRITE_PARAMS, json=body)
+        return answer(NAME, "insert", response), response
 
-    def _put(self, event_id: str, body: dict[str, Any], etag: str | None) -> httpx.Response:
+    def _put(self, event_id: str, body: dict[str, Any], etag: str | None) -> tuple[Answer, httpx.Response]:
         headers = {"If-Match": etag} if etag else {}
-        return self._session.send("PUT", self._url(event_id), params=WRITE_PARAMS, json=body, headers=headers)
+        response = self._session.send("PUT", self._url(event_id), params=WRITE_PARAMS, json=body, headers=headers)
+        return answer(NAME, "update", response), response
 
     def _current(self, event_id: str) -> dict[str, Any] | None:
         """The event as Google holds it now (cancelled ones included), or None if it does not exist."""
         response = self._session.send("GET", self._url(event_id))
-        if response.status_code in (404, 410):
+        if answer(NAME, "get", response) is Answer.MISSING:
             return None
-        resource: dict[str, Any] = self._check(response).json()
+        resource: dict[str, Any] = response.json()
         return resource
 
     # -- protocol -------------------------------------------------------------------------------------
@@ -122,15 +114,14 @@ class GoogleCalendarProvider:
     def upsert(self, key: EventKey, event: CalendarEvent, known: Written | None) -> Written:
         body = event_body(key, event)
         if known is None:
-            response = self._insert(body)
-            if response.status_code != 409:
+            outcome, response = self._insert(body)
+            if outcome is Answer.DONE:
                 return self._written(response)
             # The id is taken: by our own earlier create (a lost answer) or by the event we deleted, which
             # Google keeps as cancelled. Either way the event is ours: overwrite it in place, which also
             # revives a cancelled one; nothing to compare an etag with, so no If-Match.
-            body["id"] = key.digest
-            response = self._put(key.digest, body, None)
-            if response.status_code not in (404, 410, 412):
+            outcome, response = self._put(key.digest, body, None)
+            if outcome is Answer.DONE:
                 return self._written(response)
             event_id, etag = key.digest, None
         else:
@@ -140,17 +131,16 @@ class GoogleCalendarProvider:
             if etag is None:
                 current = self._current(event_id)
                 if current is None:
-                    response = self._insert(body)
-                    if response.status_code == 409:
+                    outcome, response = self._insert(body)
+                    if outcome is Answer.TAKEN:
                         continue  # created meanwhile: read it again
                     return self._written(response)
                 etag = current.get("etag")
-            response = self._put(event_id, body, etag)
-            if response.status_code in (404, 410, 412):
-                etag = None  # changed or gone meanwhile: read it again
-                continue
-            return self._written(response)
-        raise ProviderConflictError(NAME, "etag_race", 412)
+            outcome, response = self._put(event_id, body, etag)
+            if outcome is Answer.DONE:
+                return self._written(response)
+            etag = None  # changed or gone meanwhile: read it again
+        raise lost_race(NAME)
 
     def delete(self, key: EventKey, known: Written | None) -> None:
         event_id = known.external_id if known else key.digest
@@ -158,14 +148,10 @@ class GoogleCalendarProvider:
         for _attempt in range(ATTEMPTS):
             headers = {"If-Match": etag} if etag else {}
             response = self._session.send("DELETE", self._url(event_id), params=WRITE_PARAMS, headers=headers)
-            if response.status_code in (404, 410):
-                return
-            if response.status_code != 412:
-                self._check(response)
-                return
+            if answer(NAME, "delete", response) is not Answer.STALE:
+                return  # done, or gone already
             current = self._current(event_id)
             if current is None or current.get("status") == "cancelled":
                 return
             etag = current.get("etag")
-        raise ProviderConflictError(NAME, "etag_race", 412)
-
+        raise lost_race(NAME)

@@ -30,16 +30,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from calsync.domain import CalendarEvent, Integration
-from calsync.errors import ConfigurationError, ProviderConflictError
-from calsync.oauth.source import TokenSource
-from calsync.providers.base import MARKER_PROPERTY, EventKey, Written
-from calsync.providers.bearer import BearerSession, shared_client
-from calsync.providers.outcomes import raise_for_status
+from calsync.core.errors import ConfigurationError, ProviderConflictError
+from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey, Written
+from calsync.domain.model import Integration
+from calsync.formats.clock import zoned
+from calsync.http.bearer import BearerSession, TokenSource
+from calsync.http.outcomes import Answer, answer, raise_for_status
 
 NAME = "microsoft"
 API_BASE = "https://graph.microsoft.com/v1.0"
-API_BASE_OPTION = "api_base"
 MODE_OPTION = "graph_mode"
 USER_OPTION = "graph_user_id"
 DELEGATED, ORGANISATION = "delegated", "organisation"
@@ -49,9 +48,11 @@ PREFER = 'IdType="ImmutableId", outlook.timezone="UTC", outlook.body-content-typ
 
 
 def _local(moment: dt.datetime, zone: str) -> dict[str, str]:
-    """Graph's dateTimeTimeZone: wall-clock time without offset, plus the IANA zone."""
-    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": zone}
+    """Graph's dateTimeTimeZone: wall-clock time without offset, plus the IANA zone — or UTC for a time
+    in the hour a fall-back night repeats, which a wall-clock value cannot name (``formats.clock``)."""
+    shown = zoned(moment, ZoneInfo(zone))
+    name = "UTC" if shown.tzinfo is dt.UTC else zone
+    return {"dateTime": shown.replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": name}
 
 
 def event_body(event: CalendarEvent) -> dict[str, Any]:
@@ -104,28 +105,27 @@ def shows(resource: dict[str, Any], body: dict[str, Any]) -> bool:
     )
 
 
+def graph_mode(integration: Integration) -> str:
+    """``delegated`` or ``organisation`` (option ``graph_mode``); organisation mode needs ``graph_user_id``."""
+    mode = integration.options.get(MODE_OPTION, DELEGATED)
+    if mode not in (DELEGATED, ORGANISATION):
+        raise ConfigurationError("graph_mode must be delegated or organisation")
+    if mode == ORGANISATION and not integration.options.get(USER_OPTION):
+        raise ConfigurationError("graph organisation mode needs the graph_user_id option")
+    return mode
+
+
 class MicrosoftGraphProvider:
     name = NAME
 
-    def __init__(self, integration: Integration, client: httpx.Client | None = None,
-                 tokens: TokenSource | None = None) -> None:
-        mode = integration.options.get(MODE_OPTION, DELEGATED)
-        if mode not in (DELEGATED, ORGANISATION):
-            raise ConfigurationError("graph_mode must be delegated or organisation")
-        if mode == ORGANISATION:
-            user = integration.options.get(USER_OPTION)
-            if not user:
-                raise ConfigurationError("graph organisation mode needs the graph_user_id option")
-            owner = f"/users/{quote(user, safe='')}"
+    def __init__(self, integration: Integration, tokens: TokenSource, client: httpx.Client | None = None, *,
+                 api_base: str = API_BASE) -> None:
+        if graph_mode(integration) == ORGANISATION:
+            owner = f"/users/{quote(integration.options[USER_OPTION], safe='')}"
         else:
             owner = "/me"
-        if tokens is None:
-            from calsync.oauth.microsoft import MicrosoftTokenSource
-
-            tokens = MicrosoftTokenSource(integration, lambda: client or shared_client(NAME),
-                                          organisation=mode == ORGANISATION)
         self._session = BearerSession(NAME, tokens, client, headers={"Prefer": PREFER})
-        self._base = integration.options.get(API_BASE_OPTION, API_BASE).rstrip("/") + owner
+        self._base = api_base.rstrip("/") + owner
         calendar = integration.calendar_id
         self._events = (f"{self._base}/calendars/{quote(calendar, safe='')}/events" if calendar
                         else f"{self._base}/calendar/events")
@@ -135,8 +135,9 @@ class MicrosoftGraphProvider:
     def _url(self, event_id: str) -> str:
         return f"{self._base}/events/{quote(event_id, safe='')}"
 
-    def _resource(self, response: httpx.Response) -> dict[str, Any]:
-        raise_for_status(NAME, response)
+    @staticmethod
+    def _resource(response: httpx.Response, operation: str = "read") -> dict[str, Any]:
+        raise_for_status(NAME, response, operation)
         resource: dict[str, Any] = response.json()
         return resource
 
@@ -155,12 +156,12 @@ class MicrosoftGraphProvider:
 
     def _create(self, key: EventKey, body: dict[str, Any]) -> Written:
         response = self._session.send("POST", self._events, json={**body, **creation_fields(key)})
-        if response.status_code == 409:  # refused as a duplicate: the first attempt's event exists
+        if answer(NAME, "create", response) is Answer.TAKEN:  # a duplicate: the first attempt's event exists
             found = self._find(key)
             if not found:
                 raise ProviderConflictError(NAME, "duplicate_transaction", 409)
             return self._written(self._resource(self._patch(found[0], body)))
-        resource = self._resource(response)
+        resource: dict[str, Any] = response.json()
         if shows(resource, body):
             return self._written(resource)
         # Graph answered with the event an earlier attempt created, and the appointment changed since
@@ -172,12 +173,10 @@ class MicrosoftGraphProvider:
         body = event_body(event)
         if known is not None:
             response = self._patch(known.external_id, body)
-            if response.status_code != 404:
-                return self._written(self._resource(response))
+            if answer(NAME, "patch", response) is Answer.DONE:
+                return self._written(response.json())
         return self._create(key, body)
 
     def delete(self, key: EventKey, known: Written | None) -> None:
         for event_id in [known.external_id] if known else self._find(key):
-            response = self._session.send("DELETE", self._url(event_id))
-            if response.status_code != 404:
-                raise_for_status(NAME, response)
+            answer(NAME, "delete", self._session.send("DELETE", self._url(event_id)))  # missing: done

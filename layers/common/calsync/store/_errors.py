@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from pynamodb.exceptions import PynamoDBException
 
-from calsync.errors import StoreError
+from calsync.core.errors import StoreError
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 

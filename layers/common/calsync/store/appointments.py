@@ -7,9 +7,10 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
-from calsync.contract import AppointmentChanged
+from calsync.domain.contract import AppointmentChanged, appointment_key
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
@@ -23,14 +24,18 @@ CHANGED_DAY_SHARDS = 4
 
 @dataclass(frozen=True)
 class Received:
-    """A stored snapshot and when its change was received."""
+    """A stored snapshot, when its change was received, and the integrations holding an event for it."""
 
     appointment: AppointmentChanged
     received_at: dt.datetime
+    holders: frozenset[str] = frozenset()
 
 
-def appointment_key(tenant_id: str, appointment_id: str) -> str:
-    return f"{tenant_id}#{appointment_id}"
+@dataclass(frozen=True)
+class Saved:
+    """A change that was stored: the integrations that hold (or held) an event for its appointment."""
+
+    holders: frozenset[str]
 
 
 def practitioner_key(tenant_id: str, practitioner_id: str) -> str:
@@ -59,36 +64,55 @@ def changed_day_buckets(day: dt.date) -> list[str]:
     return [f"{day.isoformat()}#{shard}" for shard in range(CHANGED_DAY_SHARDS)]
 
 
-def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> bool:
-    """Stores the snapshot unless a newer one is stored already. Returns False for a stale change.
+def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> Saved | None:
+    """Stores the snapshot unless a newer one is stored already; None for a stale change, else the
+    integrations registered as holding an event for it (:func:`hold`), read in the same write.
 
     An equal ordering key is accepted (a duplicate rewrites the same content), so a redelivered change
-    whose first attempt crashed midway still reaches the calendars.
+    whose first attempt crashed midway still reaches the calendars. An update rather than a put, so the
+    holders survive every change of the appointment.
     """
     received = received_at or dt.datetime.now(dt.UTC)
     pk = appointment_key(appointment.tenant_id, appointment.appointment_id)
-    item = AppointmentItem(
-        pk,
-        order_key=appointment.order_key,
-        practitioner_key=practitioner_key(appointment.tenant_id, appointment.practitioner_id),
-        practice_key=practice_key(appointment.tenant_id, appointment.practice.id),
-        start_utc=utc_key(appointment.start),
-        start_month=month_key(appointment.start),
-        status=appointment.status.value,
-        snapshot=_pack(appointment),
-        received_at=_time.epoch(received),
-        changed_day=changed_day_bucket(pk, received.astimezone(dt.UTC).date()),
-        expires_at=appointment.end + RETENTION_AFTER_END,
-    )
+    item = AppointmentItem(pk)
+    actions: list[Action] = [
+        AppointmentItem.order_key.set(appointment.order_key),
+        AppointmentItem.practitioner_key.set(practitioner_key(appointment.tenant_id, appointment.practitioner_id)),
+        AppointmentItem.practice_key.set(practice_key(appointment.tenant_id, appointment.practice.id)),
+        AppointmentItem.start_utc.set(utc_key(appointment.start)),
+        AppointmentItem.start_month.set(month_key(appointment.start)),
+        AppointmentItem.status.set(appointment.status.value),
+        AppointmentItem.snapshot.set(_pack(appointment)),
+        AppointmentItem.received_at.set(_time.epoch(received)),
+        AppointmentItem.changed_day.set(changed_day_bucket(pk, received.astimezone(dt.UTC).date())),
+        AppointmentItem.expires_at.set(appointment.end + RETENTION_AFTER_END),
+    ]
     newer_or_equal = AppointmentItem.pk.does_not_exist() | (AppointmentItem.order_key <= appointment.order_key)
     try:
-        with translated("PutItem"):
-            item.save(condition=newer_or_equal)
-    except PutError as error:
+        with translated("UpdateItem"):
+            item.update(actions=actions, condition=newer_or_equal)
+    except UpdateError as error:
         if condition_failed(error):
-            return False
+            return None
         raise
-    return True
+    return Saved(frozenset(item.holders or ()))
+
+
+def hold(key: str, integration_id: str) -> AppointmentChanged | None:
+    """Registers ``integration_id`` as holding an event for the appointment and returns its latest
+    snapshot, in one write: whoever stores a newer change afterwards finds the integration among the
+    holders (so it syncs that calendar too), and whoever stored one before is read here. None when the
+    snapshot is gone (expired)."""
+    item = AppointmentItem(key)
+    try:
+        with translated("UpdateItem"):
+            item.update(actions=[AppointmentItem.holders.add({integration_id})],
+                        condition=AppointmentItem.pk.exists())
+    except UpdateError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return _unpack(item.snapshot)
 
 
 def get(tenant_id: str, appointment_id: str) -> AppointmentChanged | None:
@@ -109,8 +133,8 @@ def get_many(keys: Iterable[str]) -> dict[str, Received]:
     for offset in range(0, len(wanted), BATCH_GET_LIMIT):
         with translated("BatchGetItem"):
             for item in AppointmentItem.batch_get(wanted[offset:offset + BATCH_GET_LIMIT]):
-                found[item.pk] = Received(_unpack(item.snapshot),
-                                          _time.moment(int(item.received_at)))
+                found[item.pk] = Received(_unpack(item.snapshot), _time.moment(int(item.received_at)),
+                                          frozenset(item.holders or ()))
     return found
 
 

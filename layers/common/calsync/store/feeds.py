@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.feed.model import FeedState, FeedToken
+from calsync.domain.feed import FeedState, FeedToken
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem
@@ -78,6 +80,44 @@ def add_token(token_hash: str, token_id: str, feed_id: str, tenant_id: str, now:
                          created_at=_time.epoch(now))
     with translated("PutItem"):
         item.save(condition=FeedTokenItem.token_hash.does_not_exist())
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request for a feed URL: the token it names (None: unknown), and, when the token has used up its
+    requests of this window, how many seconds until the next window."""
+
+    token: FeedToken | None
+    retry_after: int | None = None
+
+
+def admit(token_hash: str, now: dt.datetime, limit: int, window_seconds: int) -> Admission:
+    """Counts one request against the token's allowance and returns the token, in one conditional
+    update of the token's own item (so one leaked URL polled hard slows down only itself).
+
+    Usually one write: the count of the current window goes up. The first request of a window starts a
+    new count (a second write); only a refused or unknown token costs a third call, a read."""
+    epoch = _time.epoch(now)
+    window = epoch - epoch % window_seconds
+    known = FeedTokenItem.token_hash.exists()
+    attempts: list[tuple[list[Action], Any]] = [
+        ([FeedTokenItem.window_count.add(1)],
+         known & (FeedTokenItem.window_start == window) & (FeedTokenItem.window_count < limit)),
+        ([FeedTokenItem.window_start.set(window), FeedTokenItem.window_count.set(1)],
+         known & (FeedTokenItem.window_start.does_not_exist() | (FeedTokenItem.window_start != window))),
+    ]
+    for actions, condition in attempts:
+        item = FeedTokenItem(token_hash)
+        try:
+            with translated("UpdateItem"):
+                item.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if condition_failed(error):
+                continue
+            raise
+        return Admission(_token(item))
+    found = find_token(token_hash)
+    return Admission(found, retry_after=window + window_seconds - epoch if found is not None else None)
 
 
 def find_token(token_hash: str) -> FeedToken | None:

@@ -9,7 +9,7 @@ import time
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain import Integration, IntegrationStatus
+from calsync.domain.model import Integration, IntegrationStatus
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store.appointments import practitioner_key
@@ -65,7 +65,7 @@ def subscribed_to(tenant_id: str, practitioner_id: str, practice_id: str) -> lis
 
 
 def mark_synced(integration_id: str, at: dt.datetime) -> None:
-    """Records a successful write (status transitions are ``calsync.status``'s job)."""
+    """Records a successful write (status transitions are ``calsync.services.status``'s job)."""
     with translated("UpdateItem"):
         IntegrationItem(integration_id).update(
             actions=[IntegrationItem.last_synced_at.set(_time.epoch(at)), IntegrationItem.last_error.remove(),

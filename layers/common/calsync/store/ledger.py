@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain import LedgerEntry, LedgerState
-from calsync.errors import LeaseBusyError
+from calsync.core.errors import LeaseBusyError
+from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page

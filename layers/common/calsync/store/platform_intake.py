@@ -1,7 +1,8 @@
-"""Booking-platform intake state: one table, keyed by source (``tenant#platform``) and a typed sort key.
+"""Booking-platform intake state: one table (``calsync.store.tables.PlatformIntakeItem``), keyed by source
+(``tenant#platform``) and a typed sort key.
 
     sort key               what it holds                                          kept
-    source                 the source's settings (JSON, see calsync.platforms)    until removed
+    source                 the source's settings (calsync.platforms.source, JSON) until removed
     poll                   a polled calendar export: validators (ETag,            until removed
                            Last-Modified), consecutive failures, next poll
     delivery#<event id>    a webhook delivery seen: claimed, then done            DELIVERY_RETENTION
@@ -28,16 +29,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from calsync.settings import get_settings
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
-from calsync.store.tables import _Meta
+from calsync.store.tables import PlatformIntakeItem
 
 DELIVERY_RETENTION = dt.timedelta(days=7)
 """Longer than any platform keeps redelivering (Square and HubSpot: about a day; Salesforce: 24 h), so a
@@ -56,35 +53,6 @@ class Kind(StrEnum):
     ICS = "ics"
 
 
-class IntakeDueIndex(GlobalSecondaryIndex["PlatformIntakeItem"]):
-    """Sparse: only polled sources, held cancels and pending fetch-backs carry ``due_bucket``."""
-
-    class Meta:
-        index_name = "due"
-        projection = KeysOnlyProjection()
-
-    due_bucket = UnicodeAttribute(hash_key=True)
-    due_at = NumberAttribute(range_key=True)
-
-
-class PlatformIntakeItem(Model):
-    class Meta(_Meta):
-        table_name = get_settings().platform_intake_table
-
-    pk = UnicodeAttribute(hash_key=True)  # tenant#platform
-    sk = UnicodeAttribute(range_key=True)  # kind, or kind#name
-    body = UnicodeAttribute(null=True)  # JSON
-    digest = UnicodeAttribute(null=True)
-    state = UnicodeAttribute(null=True)  # deliveries: claimed | done
-    lease_until = NumberAttribute(null=True)
-    attempts = NumberAttribute(null=True)
-    due_bucket = UnicodeAttribute(null=True)
-    due_at = NumberAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
-
-    due = IntakeDueIndex()
-
-
 @dataclass(frozen=True)
 class Record:
     tenant_id: str
@@ -95,12 +63,6 @@ class Record:
     digest: str | None
     attempts: int
     due_at: dt.datetime | None
-
-
-def create_table(**kwargs: Any) -> None:
-    """Creates the table if missing (local stack and tests only; AWS gets it from template.yaml)."""
-    if not PlatformIntakeItem.exists():
-        PlatformIntakeItem.create_table(wait=True, **kwargs)
 
 
 def _pk(tenant_id: str, platform: str) -> str:

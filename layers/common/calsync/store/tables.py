@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Six tables, each defined again in ``template.yaml``; ``tests/unit/test_template_tables.py`` proves
+Seven tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,6 +8,8 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* PlatformIntake — booking-platform sources and their bookkeeping: delivery markers, reschedule lineage,
+  held cancels, queued fetch-backs, polled exports (see ``calsync.store.platform_intake``).
 """
 
 from __future__ import annotations
@@ -24,18 +26,28 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from calsync.settings import get_settings
-
-_settings = get_settings()
+from calsync.core.settings import Settings, get_settings
 
 
 class _Meta:
-    region = _settings.region
-    host = _settings.dynamodb_endpoint
+    table_name: str | None = None  # set by bind(): the table a model talks to is deployment data
+    region: str | None = None
+    host: str | None = None
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 3
+
+
+class _Bound:
+    """Binds the models to the deployment's settings on first use, not at import: importing calsync then
+    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`."""
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        if not _bound:
+            bind()
+        return super()._get_connection()  # type: ignore[misc]
 
 
 # -- Appointments -------------------------------------------------------------------------------------
@@ -77,9 +89,9 @@ class ByChangedDayIndex(GlobalSecondaryIndex["AppointmentItem"]):
     pk = UnicodeAttribute(range_key=True)
 
 
-class AppointmentItem(Model):
+class AppointmentItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.appointments_table
+        """Bound to ``Settings.appointments_table`` by :func:`bind`."""
 
     pk = UnicodeAttribute(hash_key=True)  # tenant#appointment
     order_key = UnicodeAttribute()
@@ -93,6 +105,7 @@ class AppointmentItem(Model):
     received_at = NumberAttribute()
     changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DD#shard of received_at: ``by_changed_day``
     expires_at = TTLAttribute(null=True)
+    holders = UnicodeSetAttribute(null=True)  # integrations that hold (or held) an event for it: ``hold``
 
     by_practitioner = ByPractitionerIndex()
     by_practice = ByPracticeIndex()
@@ -112,9 +125,9 @@ class ByOwnerIndex(GlobalSecondaryIndex["IntegrationItem"]):
     owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
 
 
-class IntegrationItem(Model):
+class IntegrationItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.integrations_table
+        """Bound to ``Settings.integrations_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)
     owner_key = UnicodeAttribute()
@@ -153,9 +166,9 @@ class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
     next_attempt_at = NumberAttribute(range_key=True)
 
 
-class LedgerItem(Model):
+class LedgerItem(_Bound, Model):
     class Meta(_Meta):
-        table_name = _settings.ledger_table
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
@@ -178,13 +191,13 @@ class LedgerItem(Model):
     due = DueIndex()
 
 
-class SweepTaskItem(Model):
+class SweepTaskItem(_Bound, Model):
     """The retry sweeper's own bookkeeping (gap-sweep cursor, per-integration replays and backfills),
     kept in the Ledger table under a reserved partition (``calsync.store.sweeps.PARTITION``) so it needs
     no table of its own. Same table and keys as :class:`LedgerItem`; not in ``ALL_MODELS``."""
 
     class Meta(_Meta):
-        table_name = _settings.ledger_table
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
 
     integration_id = UnicodeAttribute(hash_key=True)  # always the reserved partition
     appointment_key = UnicodeAttribute(range_key=True)  # the task name, e.g. "gap", "replay#<integration>"
@@ -200,12 +213,12 @@ class SweepTaskItem(Model):
 # A feed is an integration with provider "ics"; ``feed_id`` is its ``integration_id``.
 
 
-class FeedItem(Model):
+class FeedItem(_Bound, Model):
     """One feed's serving state: kept small (< 1 KB) because every change bumps ``version``, and a
     conditional GET is answered from this item alone."""
 
     class Meta(_Meta):
-        table_name = _settings.feeds_table
+        """Bound to ``Settings.feeds_table`` by :func:`bind`."""
 
     feed_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
@@ -228,11 +241,11 @@ class ByFeedIndex(GlobalSecondaryIndex["FeedTokenItem"]):
     token_id = UnicodeAttribute(range_key=True)
 
 
-class FeedTokenItem(Model):
+class FeedTokenItem(_Bound, Model):
     """A feed URL's secret, stored only as its SHA-256. A revoked token stays (answering 410) until TTL."""
 
     class Meta(_Meta):
-        table_name = _settings.feed_tokens_table
+        """Bound to ``Settings.feed_tokens_table`` by :func:`bind`."""
 
     token_hash = UnicodeAttribute(hash_key=True)
     token_id = UnicodeAttribute()  # public handle for logs and management; reveals nothing of the token
@@ -241,6 +254,8 @@ class FeedTokenItem(Model):
     created_at = NumberAttribute()
     revoked_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # set when revoked
+    window_start = NumberAttribute(null=True)  # epoch seconds: the request window being counted
+    window_count = NumberAttribute(null=True)  # requests in that window (``store.feeds.admit``)
 
     by_feed = ByFeedIndex()
 
@@ -258,11 +273,11 @@ class ByStartIndex(LocalSecondaryIndex["FeedEventItem"]):
     start_utc = UnicodeAttribute(range_key=True)
 
 
-class FeedEventItem(Model):
+class FeedEventItem(_Bound, Model):
     """One appointment on one feed, pre-rendered: serving a feed joins these bytes, nothing more."""
 
     class Meta(_Meta):
-        table_name = _settings.feed_events_table
+        """Bound to ``Settings.feed_events_table`` by :func:`bind`."""
 
     feed_id = UnicodeAttribute(hash_key=True)
     appointment_key = UnicodeAttribute(range_key=True)  # tenant#appointment
@@ -275,8 +290,71 @@ class FeedEventItem(Model):
     by_start = ByStartIndex()
 
 
+# -- Booking-platform intake ------------------------------------------------------------------------
+
+
+class IntakeDueIndex(GlobalSecondaryIndex["PlatformIntakeItem"]):
+    """Sparse: only polled sources, held cancels and pending fetch-backs carry ``due_bucket``."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
+class PlatformIntakeItem(_Bound, Model):
+    """A booking-platform source's settings and bookkeeping (``calsync.store.platform_intake`` lists the
+    kinds of item)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.platform_intake_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#platform
+    sk = UnicodeAttribute(range_key=True)  # kind, or kind#name
+    body = UnicodeAttribute(null=True)  # JSON
+    digest = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)  # deliveries: claimed | done
+    lease_until = NumberAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    due_bucket = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    due = IntakeDueIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem)
+                                       FeedEventItem, PlatformIntakeItem)
+
+
+TABLE_SETTINGS: dict[type[Model], str] = {
+    AppointmentItem: "appointments_table",
+    IntegrationItem: "integrations_table",
+    LedgerItem: "ledger_table",
+    SweepTaskItem: "ledger_table",
+    FeedItem: "feeds_table",
+    FeedTokenItem: "feed_tokens_table",
+    FeedEventItem: "feed_events_table",
+    PlatformIntakeItem: "platform_intake_table",
+}
+"""Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
+
+_bound = False
+
+
+def bind(settings: Settings | None = None) -> None:
+    """Points every model at the tables, region and endpoint of ``settings`` (the deployment's, from the
+    environment, when None). Called on first use; call it again to rebind (tests, the local stack)."""
+    global _bound
+    chosen = settings or get_settings()
+    for model, setting in TABLE_SETTINGS.items():
+        model.Meta.table_name = getattr(chosen, setting)
+        model.Meta.region = chosen.region
+        model.Meta.host = chosen.dynamodb_endpoint
+        model._connection = None
+    _bound = True
 
 
 def create_all(**kwargs: Any) -> None:

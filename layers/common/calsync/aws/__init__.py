@@ -1,0 +1,2 @@
+"""AWS services other than DynamoDB: ``bus`` (events calsync publishes), ``dead_letter`` (poison messages
+with their reason), ``secret_store`` (Secrets Manager reads, cached in memory). boto3 is imported lazily."""

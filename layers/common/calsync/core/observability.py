@@ -1,0 +1,91 @@
+"""The one place that creates the Powertools logger and metrics (namespace ``CalSync``).
+
+Log lines carry identifiers only (tenant, appointment, integration, provider) as correlation keys.
+Metric dimensions are low-cardinality (provider, outcome). Patient details never go into either.
+
+The libraries underneath log whole requests and responses at DEBUG — botocore the bodies of Secrets
+Manager and SQS calls (refresh tokens, client secrets, a dead-lettered event's patient details), msal its
+token cache, httpx and pynamodb URLs and items. Their loggers are held at WARNING whatever level the
+function runs at (:data:`QUIET_LIBRARIES`), so ``LogLevel: DEBUG`` shows calsync's own reasoning and
+nothing of theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+SERVICE = "calsync"
+NAMESPACE = "CalSync"
+
+QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "pynamodb", "httpx", "httpcore", "msal",
+                   "google", "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "aws_lambda_powertools")
+"""Logger hierarchies that would log payloads below WARNING. Their children inherit the level."""
+
+
+def quiet_libraries() -> None:
+    """Holds every library logger that could log a payload at WARNING (idempotent)."""
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        if library.level < logging.WARNING:
+            library.setLevel(logging.WARNING)
+
+
+quiet_libraries()
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class Metric:
+    """Metric names: one list, so dashboards and alarms have a single source."""
+
+    CHANGE_RECEIVED = "ChangeReceived"
+    CHANGE_REJECTED = "ChangeRejected"
+    STALE_CHANGE_DROPPED = "StaleChangeDropped"
+    APPOINTMENT_SYNCED = "AppointmentSynced"
+    APPOINTMENT_REMOVED = "AppointmentRemoved"
+    SYNC_SKIPPED_UNCHANGED = "SyncSkippedUnchanged"
+    SYNC_FAILED = "SyncFailed"
+    SYNC_RETRY_SCHEDULED = "SyncRetryScheduled"
+    SYNC_PARKED = "SyncParked"
+    SYNC_DEAD = "SyncDead"
+    SYNC_LAG_SECONDS = "SyncLagSeconds"
+    LEASE_CONTENDED = "LeaseContended"
+    DRIFT_REPAIRED = "DriftRepaired"  # the gap sweep found a calendar behind its snapshot and synced it
+    WORK_REPLAYED = "WorkReplayed"  # parked or dead work replayed after its integration recovered
+    SWEEP_RUN = "SweepRun"  # one per sweeper run: its absence means nothing is being retried
+    SWEEP_CUT_SHORT = "SweepCutShort"  # a sweeper run stopped on its budget or its deadline with work left
+    FEED_SERVED = "FeedServed"
+    FEED_NOT_MODIFIED = "FeedNotModified"
+    FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
+    FEED_TOO_LARGE = "FeedTooLarge"
+    FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
+    WEBHOOK_ACCEPTED = "WebhookAccepted"
+    WEBHOOK_REJECTED = "WebhookRejected"  # dimension reason: calsync.platforms.base.Reason
+    WEBHOOK_FAILED = "WebhookFailed"  # calsync's own trouble (DynamoDB, the bus): answered 503, the platform retries
+    PLATFORM_CHANGE_PUBLISHED = "PlatformChangePublished"
+    PLATFORM_CHANGE_UNMAPPED = "PlatformChangeUnmapped"  # no practitioner configured for the platform's staff id
+    PLATFORM_RESCHEDULE_HELD = "PlatformRescheduleHeld"
+    PLATFORM_FETCH_DEFERRED = "PlatformFetchDeferred"  # the platform's API failed for now: retried by the sweeper
+    PLATFORM_FETCH_DEAD = "PlatformFetchDead"
+    PLATFORM_EXPORT_POLLED = "PlatformExportPolled"
+    PLATFORM_EXPORT_FAILED = "PlatformExportFailed"
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def seconds(name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
+def count_by(name: str, dimension: str, value: str) -> None:
+    """One count, both in total (dimension ``service`` only, like every other metric) and broken down by
+    one extra dimension (a closed set of values only: never ids or content)."""
+    count(name)
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name=dimension, value=value)

@@ -1,0 +1,123 @@
+"""Domain types shared by the engine, the store and the providers (no I/O here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClientDisplay(StrEnum):
+    """How the client (patient) is named on the clinician's calendar."""
+
+    NONE = "none"
+    INTERNAL_ID = "internal_id"
+    INITIALS = "initials"
+    FIRST_NAME = "first_name"
+    FULL_NAME = "full_name"
+
+
+class PrivacySettings(BaseModel):
+    """What a clinician chose to see. Defaults are the least revealing choice that is still useful:
+    the client's internal id (meaningful to the clinician, meaningless to anyone else), the location and
+    practice (not patient data), and a deep link that needs an EHR login to reveal anything."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_display: ClientDisplay = ClientDisplay.INTERNAL_ID
+    show_visit_type: bool = False
+    show_location: bool = True
+    show_notes: bool = False
+    show_practice_name: bool = True
+    show_deep_link: bool = True
+    show_telehealth_link: bool = False
+    private_visibility: bool = True
+
+
+class Provider(StrEnum):
+    CALDAV = "caldav"
+    GOOGLE = "google"
+    MICROSOFT = "microsoft"
+    ICS = "ics"
+
+
+class Direction(StrEnum):
+    PUSH = "push"
+    PULL = "pull"
+    TWO_WAY = "two_way"
+
+    @property
+    def pushes(self) -> bool:
+        return self in (Direction.PUSH, Direction.TWO_WAY)
+
+
+class IntegrationStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ERROR = "error"
+    DISCONNECTED = "disconnected"
+
+
+class SyncWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    past_days: int = Field(default=30, ge=0, le=3650)
+    future_days: int = Field(default=365, ge=1, le=3650)
+
+    def contains(self, start: dt.datetime, now: dt.datetime) -> bool:
+        return now - dt.timedelta(days=self.past_days) <= start <= now + dt.timedelta(days=self.future_days)
+
+
+class Integration(BaseModel):
+    """One clinician's connection to one calendar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    integration_id: str
+    tenant_id: str
+    practitioner_id: str
+    provider: Provider
+    calendar_id: str = Field(description="CalDAV collection URL, Google calendar id, or Graph calendar id")
+    direction: Direction = Direction.PUSH
+    window: SyncWindow = SyncWindow()
+    privacy: PrivacySettings = PrivacySettings()
+    practice_filter: frozenset[str] = frozenset()
+    practice_scope: str | None = Field(
+        default=None,
+        description="When set, the integration follows every appointment of this practice (front-desk "
+        "feeds) instead of the practitioner's own",
+    )
+    location_filter: frozenset[str] = Field(
+        default=frozenset(), description="Location names to include (empty: all); for per-location feeds"
+    )
+    status: IntegrationStatus = IntegrationStatus.PENDING
+    status_reason: str | None = None
+    last_synced_at: dt.datetime | None = None
+    last_error: str | None = None
+    secret_ref: str | None = Field(default=None, description="Secrets Manager ARN or name holding credentials")
+    options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings")
+
+    def subscribes_to(self, practitioner_id: str, practice_id: str, location_name: str | None) -> bool:
+        """Whether an appointment with these attributes belongs on this integration's calendar."""
+        if self.practice_scope is not None:
+            in_scope = practice_id == self.practice_scope
+        else:
+            in_scope = practitioner_id == self.practitioner_id
+        return (
+            in_scope
+            and (not self.practice_filter or practice_id in self.practice_filter)
+            and (not self.location_filter or (location_name is not None and location_name in self.location_filter))
+        )
+
+    @property
+    def owner_key(self) -> str:
+        """The subscription key the engine looks integrations up by (see ``store.integrations``)."""
+        if self.practice_scope is not None:
+            return f"{self.tenant_id}#practice:{self.practice_scope}"
+        return f"{self.tenant_id}#{self.practitioner_id}"
+
+    @property
+    def accepts_pushes(self) -> bool:
+        return self.direction.pushes and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)

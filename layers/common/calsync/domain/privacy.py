@@ -1,0 +1,106 @@
+"""Privacy rendering: the one place that decides what a clinician's calendar shows.
+
+``render(appointment, settings)`` is pure. Every provider (CalDAV, Google, Microsoft, the ICS feed)
+writes exactly what it returns, so a field that is switched off cannot leak through any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from calsync.domain.contract import AppointmentChanged, Client
+from calsync.domain.event import CalendarEvent
+from calsync.domain.model import ClientDisplay, PrivacySettings
+
+DEFAULT_TITLE = "Appointment"
+FOOTER = "Managed by calsync from the EHR: change it there; edits made here are overwritten."
+
+
+def client_label(client: Client | None, display: ClientDisplay) -> str | None:
+    """The client as the clinician chose to see them, or None when nothing should be shown."""
+    if client is None or display is ClientDisplay.NONE:
+        return None
+    first, last = client.first_name, client.last_name
+    fallback = f"#{client.internal_id}" if client.internal_id else None
+    match display:
+        case ClientDisplay.INTERNAL_ID:
+            return fallback
+        case ClientDisplay.INITIALS:
+            letters = [name[0].upper() for name in (first, last) if name]
+            return ".".join(letters) + "." if letters else fallback
+        case ClientDisplay.FIRST_NAME:
+            return first or fallback
+        case ClientDisplay.FULL_NAME:
+            full = " ".join(name for name in (first, last) if name)
+            return full or fallback
+    return None  # pragma: no cover - exhaustive match
+
+
+def render(appointment: AppointmentChanged, settings: PrivacySettings) -> CalendarEvent | None:
+    """The calendar event for ``appointment`` under ``settings``; None when it must not be on a calendar."""
+    if appointment.status.removes_event:
+        return None
+
+    who = client_label(appointment.client, settings.client_display)
+    visit = appointment.visit_type if settings.show_visit_type else None
+    practice = appointment.practice.name if settings.show_practice_name else None
+
+    title_parts = [part for part in (who, visit) if part]
+    title = " · ".join(title_parts) if title_parts else DEFAULT_TITLE
+    if practice:
+        title = f"[{practice}] {title}"
+
+    location = None
+    if settings.show_location and appointment.location is not None:
+        location = ", ".join(p for p in (appointment.location.name, appointment.location.address) if p) or None
+
+    lines: list[str] = []
+    if who:
+        lines.append(f"Client: {who}")
+    if visit:
+        lines.append(f"Visit type: {visit}")
+    if practice:
+        lines.append(f"Practice: {practice}")
+    if location:
+        lines.append(f"Location: {location}")
+    if settings.show_telehealth_link and appointment.telehealth_url:
+        lines.append(f"Join video visit: {appointment.telehealth_url}")
+    if settings.show_notes and appointment.notes:
+        lines.append(f"Notes: {appointment.notes}")
+    if settings.show_deep_link and appointment.deep_link:
+        lines.append(f"Open in the EHR: {appointment.deep_link}")
+    if appointment.status.value != "scheduled":
+        lines.append(f"Status: {appointment.status.value.replace('_', ' ')}")
+    lines.append(FOOTER)
+
+    return CalendarEvent(
+        summary=title,
+        description="\n".join(lines),
+        location=location,
+        start=appointment.start,
+        end=appointment.end,
+        timezone=appointment.timezone,
+        all_day=appointment.all_day,
+        url=appointment.deep_link if settings.show_deep_link else None,
+        private=settings.private_visibility,
+    )
+
+
+def content_hash(event: CalendarEvent | None) -> str:
+    """A stable digest of what a calendar should hold; equal hashes mean nothing to write."""
+    if event is None:
+        return "absent"
+    canonical = {
+        "summary": event.summary,
+        "description": event.description,
+        "location": event.location,
+        "start": event.start.isoformat(),
+        "end": event.end.isoformat(),
+        "timezone": event.timezone,
+        "all_day": event.all_day,
+        "url": event.url,
+        "private": event.private,
+    }
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]

@@ -1,0 +1,83 @@
+"""The retry sweeper: the engine's background work, run every minute, bounded, resumable.
+
+One run, in this order, until its budget (syncs, items read) or its time is spent:
+
+1. **due retries** (``due``) — ledger items whose ``next_attempt_at`` has come (the sparse ``due`` index);
+2. **recovery probes** (``probes``) — one parked item of each integration in ``error``, to see whether the cause
+   has cleared (``calsync.services.recovery``);
+3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
+4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
+   a new connection);
+5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
+   integration's ledger; those behind are synced (a missed event, a crash between the provider write
+   and the ledger write, an integration that recovered);
+6. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
+   when due;
+7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
+   reschedule holds whose new booking never came;
+8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+
+Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
+never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
+The sweeper syncs directly rather than queueing: the snapshot is read right there, so there is no
+payload to go stale; the per-run budget paces a recovering provider instead of a queue's burst; and
+nothing new has to be deployed. Where a task stopped is stored (``calsync.store.sweeps``), so the next
+run resumes there. Everything is idempotent: overlapping runs, and runs next to the change handler,
+at worst find nothing to do.
+
+Each job is one module of this package, working on the shared :class:`~context.Run`; a new job is one
+module and one line in :func:`run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from calsync.core.observability import Metric, count, logger
+from calsync.services import recovery
+from calsync.services.engine import Engine
+from calsync.services.sweeper.context import Budget, Run, SweepReport
+from calsync.services.sweeper.due import retry_due
+from calsync.services.sweeper.gap import gap_sweep
+from calsync.services.sweeper.platform_exports import poll_exports
+from calsync.services.sweeper.platform_fetches import follow_up_platforms
+from calsync.services.sweeper.probes import probe
+from calsync.services.sweeper.renewal import register_renewal, renew
+from calsync.services.sweeper.replay import replay_parked
+from calsync.services.sweeper.resync import resync_window
+from calsync.store import sweeps
+
+__all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "run"]
+
+
+def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine: Engine | None = None) -> SweepReport:
+    """One sweeper run at ``now`` (tests move the clock instead of sleeping)."""
+    now = now or dt.datetime.now(dt.UTC)
+    work = Run(now, budget or Budget(), engine)
+    started = time.monotonic()
+    count(Metric.SWEEP_RUN)
+    retry_due(work)
+    work.tasks(recovery.PROBE_PREFIX, probe)
+    work.tasks(recovery.REPLAY_PREFIX, replay_parked)
+    work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    gap_sweep(work)
+    poll_exports(work)
+    follow_up_platforms(work)
+    renew(work)
+    work.report.cut_short = work.budget.cut_short
+    work.report.reads = work.initial_reads - work.budget.reads
+    if work.report.cut_short:
+        count(Metric.SWEEP_CUT_SHORT)
+    logger.info("sweep finished", extra={**work.report.as_dict(), "seconds": round(time.monotonic() - started, 3)})
+    return work.report
+
+
+def replay_now(integration_id: str, now: dt.datetime, budget: Budget | None = None) -> SweepReport:
+    """Runs the integration's scheduled replay at once (a reconnect), as far as ``budget`` allows; the
+    next sweeper run goes on from where this stopped."""
+    work = Run(now, budget or Budget())
+    task = sweeps.get(recovery.replay_task(integration_id), now)
+    if task is not None and not task.leased:
+        work.task(task, recovery.REPLAY_PREFIX, replay_parked)
+    return work.report
