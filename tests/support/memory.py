@@ -20,6 +20,7 @@ from calsync.domain.contract import AppointmentChanged
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration, IntegrationStatus
+from calsync.domain.policy import PrivacyPolicy
 from calsync.providers.base import CalendarProvider
 from calsync.services.ports import SyncPorts
 
@@ -177,6 +178,14 @@ class MemoryWriters:
         return self.calendars.setdefault(integration.integration_id, MemoryCalendar(integration.integration_id))
 
 
+class MemoryPolicies:
+    def __init__(self) -> None:
+        self.by_tenant: dict[str, PrivacyPolicy] = {}
+
+    def for_tenant(self, tenant_id: str) -> PrivacyPolicy | None:
+        return self.by_tenant.get(tenant_id)
+
+
 @dataclass
 class MemoryPorts:
     appointments: MemoryAppointments = field(default_factory=MemoryAppointments)
@@ -184,11 +193,13 @@ class MemoryPorts:
     integrations: MemoryIntegrations = field(default_factory=MemoryIntegrations)
     writers: MemoryWriters = field(default_factory=MemoryWriters)
     health: MemoryHealth = field(default_factory=MemoryHealth)
+    policies: MemoryPolicies = field(default_factory=MemoryPolicies)
     lease_seconds: int = 60
 
     def sync_ports(self) -> SyncPorts:
         return SyncPorts(appointments=self.appointments, ledger=self.ledger, integrations=self.integrations,
-                         writers=self.writers, health=self.health, lease_seconds=self.lease_seconds)
+                         writers=self.writers, health=self.health, lease_seconds=self.lease_seconds,
+                         policies=self.policies)
 
     def calendar(self, integration_id: str) -> MemoryCalendar:
         return self.writers.calendars.setdefault(integration_id, MemoryCalendar(integration_id))

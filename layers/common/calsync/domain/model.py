@@ -97,6 +97,9 @@ class Integration(BaseModel):
     last_synced_at: dt.datetime | None = None
     last_error: str | None = None
     secret_ref: str | None = Field(default=None, description="Secrets Manager ARN or name holding credentials")
+    account: str | None = Field(default=None, max_length=320, pattern=r"^[^\s\x00-\x1f\x7f-\x9f]+$",
+                                description="The calendar account's address (e.g. clinician@clinic.example): "
+                                "which kind of destination it is, for the practice's privacy policy")
     options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings")
 
     def subscribes_to(self, practitioner_id: str, practice_id: str, location_name: str | None) -> bool:

@@ -1,17 +1,21 @@
 """Privacy rendering: the one place that decides what a clinician's calendar shows.
 
-``render(appointment, settings)`` is pure. Every provider (CalDAV, Google, Microsoft, the ICS feed)
-writes exactly what it returns, so a field that is switched off cannot leak through any of them.
+``render(appointment, settings, policy=…)`` is pure. The practice's policy (``calsync.domain.policy``)
+first takes away what it must — never adds — and the clinician's settings decide the rest. Every provider
+(CalDAV, Google, Microsoft, the ICS feed) writes exactly what it returns, so a field that is switched off
+cannot leak through any of them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
 from calsync.domain.contract import AppointmentChanged, Client
 from calsync.domain.event import CalendarEvent
 from calsync.domain.model import ClientDisplay, PrivacySettings
+from calsync.domain.policy import DestinationKind, PrivacyPolicy, fill_template, restrict
 
 DEFAULT_TITLE = "Appointment"
 FOOTER = "Managed by calsync from the EHR: change it there; edits made here are overwritten."
@@ -37,23 +41,33 @@ def client_label(client: Client | None, display: ClientDisplay) -> str | None:
     return None  # pragma: no cover - exhaustive match
 
 
-def render(appointment: AppointmentChanged, settings: PrivacySettings) -> CalendarEvent | None:
-    """The calendar event for ``appointment`` under ``settings``; None when it must not be on a calendar."""
+def render(appointment: AppointmentChanged, settings: PrivacySettings, *, policy: PrivacyPolicy | None = None,
+           destination: DestinationKind = DestinationKind.CONSUMER,
+           now: dt.datetime | None = None) -> CalendarEvent | None:
+    """The calendar event for ``appointment`` under the practice's ``policy`` (for this ``destination``,
+    at ``now``) and the clinician's ``settings``; None when it must not be on a calendar."""
     if appointment.status.removes_event:
         return None
+    restricted = restrict(settings, policy, appointment, destination, now or dt.datetime.now(dt.UTC))
+    settings = restricted.settings
 
     who = client_label(appointment.client, settings.client_display)
     visit = appointment.visit_type if settings.show_visit_type else None
     practice = appointment.practice.name if settings.show_practice_name else None
-
-    title_parts = [part for part in (who, visit) if part]
-    title = " · ".join(title_parts) if title_parts else DEFAULT_TITLE
-    if practice:
-        title = f"[{practice}] {title}"
-
     location = None
     if settings.show_location and appointment.location is not None:
         location = ", ".join(p for p in (appointment.location.name, appointment.location.address) if p) or None
+
+    if restricted.busy_only:
+        title = restricted.busy_title
+    elif restricted.title_template is not None:
+        title = fill_template(restricted.title_template, {"client": who, "visit_type": visit, "practice": practice,
+                                                          "location": location}) or DEFAULT_TITLE
+    else:
+        title_parts = [part for part in (who, visit) if part]
+        title = " · ".join(title_parts) if title_parts else DEFAULT_TITLE
+    if practice and restricted.title_template is None:
+        title = f"[{practice}] {title}"
 
     lines: list[str] = []
     if who:

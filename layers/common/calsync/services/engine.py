@@ -167,7 +167,8 @@ class Engine:
                 count(Metric.SYNC_PARKED)
             return held
 
-        desired = rules.desired(integration, appointment, now) if wanted else None
+        policy = self.ports.policies.for_tenant(appointment.tenant_id)
+        desired = rules.desired(integration, appointment, now, policy) if wanted else None
         digest = content_hash(desired)
         if rules.in_step(entry, digest):
             assert entry.state is not None  # in step means synced or removed
@@ -242,11 +243,11 @@ class Engine:
 @lru_cache(maxsize=1)
 def default() -> Engine:
     """The engine over DynamoDB, the real providers and announced status changes."""
-    from calsync.services import recovery, writers
+    from calsync.services import policies, recovery, writers
     from calsync.store import appointments, integrations, ledger
 
     return Engine(SyncPorts(appointments=appointments, ledger=ledger, integrations=integrations, writers=writers,
-                            health=recovery, lease_seconds=get_settings().lease_seconds))
+                            health=recovery, lease_seconds=get_settings().lease_seconds, policies=policies))
 
 
 def handle_change(appointment: AppointmentChanged, now: dt.datetime | None = None) -> ChangeResult:

@@ -15,6 +15,7 @@ from typing import Protocol
 from calsync.domain.contract import AppointmentChanged
 from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration
+from calsync.domain.policy import PrivacyPolicy
 from calsync.providers.base import CalendarProvider
 
 
@@ -85,6 +86,12 @@ class IntegrationHealth(Protocol):
         ...
 
 
+class PolicySource(Protocol):
+    def for_tenant(self, tenant_id: str) -> PrivacyPolicy | None:
+        """The practice's privacy policy (None: it has none)."""
+        ...
+
+
 @dataclass(frozen=True)
 class SyncPorts:
     appointments: AppointmentStore
@@ -93,3 +100,4 @@ class SyncPorts:
     writers: Writers
     health: IntegrationHealth
     lease_seconds: int
+    policies: PolicySource

@@ -12,6 +12,7 @@ from pynamodb.expressions.update import Action
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.appointments import practitioner_key
 from calsync.store.tables import IntegrationItem
 
@@ -43,6 +44,7 @@ def put(integration: Integration) -> None:
         status_changed_at=int(time.time()),
         last_synced_at=_time.epoch(integration.last_synced_at) if integration.last_synced_at else None,
         last_error=integration.last_error,
+        tenant_id=integration.tenant_id,
     )
     with translated("PutItem"):
         item.save()
@@ -54,6 +56,15 @@ def get(integration_id: str) -> Integration | None:
             return _to_domain(IntegrationItem.get(integration_id, consistent_read=True))
         except IntegrationItem.DoesNotExist:
             return None
+
+
+def of_tenant(tenant_id: str, after: str | None = None, limit: int = 100) -> tuple[list[str], str | None]:
+    """One page of a tenant's integration ids, and where the next page starts (None: the last one)."""
+    start = {"tenant_id": {"S": tenant_id}, "integration_id": {"S": after}} if after else None
+    with translated("Query"):
+        items, last = one_page(IntegrationItem.by_tenant.query(tenant_id, last_evaluated_key=start,
+                                                               page_size=max(1, limit)), IntegrationItem)
+    return [item.integration_id for item in items], (last["integration_id"]["S"] if last else None)
 
 
 def subscribed_to(tenant_id: str, practitioner_id: str, practice_id: str) -> list[Integration]:

@@ -125,6 +125,16 @@ class ByOwnerIndex(GlobalSecondaryIndex["IntegrationItem"]):
     owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
 
 
+class ByTenantIndex(GlobalSecondaryIndex["IntegrationItem"]):
+    """Every integration of a tenant (a practice policy applies to all of them). Keys only."""
+
+    class Meta:
+        index_name = "by_tenant"
+        projection = KeysOnlyProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+
+
 class IntegrationItem(_Bound, Model):
     class Meta(_Meta):
         """Bound to ``Settings.integrations_table`` by :func:`bind`."""
@@ -138,8 +148,24 @@ class IntegrationItem(_Bound, Model):
     last_synced_at = NumberAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     rejections = NumberAttribute(null=True)  # writes refused for good since the last success
+    tenant_id = UnicodeAttribute(null=True)  # ``by_tenant``
 
     by_owner = ByOwnerIndex()
+    by_tenant = ByTenantIndex()
+
+
+class PolicyItem(_Bound, Model):
+    """A practice's privacy policy, kept in the Integrations table beside its integrations under a key no
+    integration can have (``~policy#<tenant>``). Same table and hash key as :class:`IntegrationItem`; not in
+    ``ALL_MODELS``."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.integrations_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)  # ~policy#<tenant>
+    policy = UnicodeAttribute()  # calsync.domain.policy.PrivacyPolicy, JSON
+    version = NumberAttribute()  # grows with every change
+    updated_at = NumberAttribute()
 
 
 # -- Ledger -------------------------------------------------------------------------------------------
@@ -332,6 +358,7 @@ ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerI
 TABLE_SETTINGS: dict[type[Model], str] = {
     AppointmentItem: "appointments_table",
     IntegrationItem: "integrations_table",
+    PolicyItem: "integrations_table",
     LedgerItem: "ledger_table",
     SweepTaskItem: "ledger_table",
     FeedItem: "feeds_table",

@@ -11,11 +11,13 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
-6. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
+6. **the detail horizon** (``horizon``) — appointments that came inside a practice policy's detail
+   horizon get their details;
+7. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
    when due;
-7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
+8. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
    reschedule holds whose new booking never came;
-8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+9. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -35,11 +37,12 @@ import datetime as dt
 import time
 
 from calsync.core.observability import Metric, count, logger
-from calsync.services import recovery
+from calsync.services import policies, recovery
 from calsync.services.engine import Engine
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
+from calsync.services.sweeper.horizon import crossed_horizon
 from calsync.services.sweeper.platform_exports import poll_exports
 from calsync.services.sweeper.platform_fetches import follow_up_platforms
 from calsync.services.sweeper.probes import probe
@@ -61,6 +64,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
     gap_sweep(work)
     poll_exports(work)
     follow_up_platforms(work)

@@ -81,7 +81,8 @@ def _repair(run: Run, found: appointments.Received) -> None:
     entries = ledger.get_many(((i.integration_id, key) for i in targets), run.now)
     run.budget.read(len(targets) + 1)
     for integration in targets:
-        reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), run.now)
+        reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), run.now,
+                             run.engine.ports.policies.for_tenant(appointment.tenant_id))
         if reason is None or not run.budget.can_sync():
             continue
         outcome = run.sync(integration, appointment)
