@@ -295,11 +295,17 @@ def _one_event(clinician: CalDavClinician) -> Any:
     return events[0]
 
 
-def test_a_calendly_reschedule_moves_one_event(stack, stack_resources, tenant_id, platform_sim, clinician):
-    source = hook(stack, platform_sim, tenant_id, "calendly")
-    source.send(load("calendly", "invitee-created"))
+def _booked(stack: LocalStack, stack_resources: Any, platform_sim: PlatformSimulator, tenant_id: str,
+            clinician: CalDavClinician, platform: str, first: str) -> tuple[Hook, Any]:
+    """A source of ``platform`` whose ``first`` sample is on the clinician's calendar: (source, its event)."""
+    source = hook(stack, platform_sim, tenant_id, platform)
+    source.send(load(platform, first))
     drain(stack, stack_resources)
-    before = _one_event(clinician)
+    return source, _one_event(clinician)
+
+
+def test_a_calendly_reschedule_moves_one_event(stack, stack_resources, tenant_id, platform_sim, clinician):
+    source, before = _booked(stack, stack_resources, platform_sim, tenant_id, clinician, "calendly", "invitee-created")
     assert source.send(load("calendly", "invitee-canceled-rescheduled")).json["results"] == {"held": 1}
     drain(stack, stack_resources)
     assert _one_event(clinician).raw == before.raw  # no gap: the cancel half is held, not published
@@ -313,10 +319,7 @@ def test_a_calendly_reschedule_moves_one_event(stack, stack_resources, tenant_id
 
 def test_a_calendly_reschedule_delivered_new_half_first_moves_one_event(stack, stack_resources, tenant_id,
                                                                           platform_sim, clinician):
-    source = hook(stack, platform_sim, tenant_id, "calendly")
-    source.send(load("calendly", "invitee-created"))
-    drain(stack, stack_resources)
-    before = _one_event(clinician)
+    source, before = _booked(stack, stack_resources, platform_sim, tenant_id, clinician, "calendly", "invitee-created")
     source.send(load("calendly", "invitee-created-rescheduled"))
     source.send(load("calendly", "invitee-canceled-rescheduled"))
     drain(stack, stack_resources)
@@ -354,10 +357,7 @@ def test_a_plain_calendly_cancellation_removes_the_event(stack, stack_resources,
 
 def test_a_calcom_reschedule_moves_one_event_and_its_cancel_removes_it(stack, stack_resources, tenant_id,
                                                                        platform_sim, clinician):
-    source = hook(stack, platform_sim, tenant_id, "calcom")
-    source.send(load("calcom", "booking-created"))
-    drain(stack, stack_resources)
-    before = _one_event(clinician)
+    source, before = _booked(stack, stack_resources, platform_sim, tenant_id, clinician, "calcom", "booking-created")
     source.send(load("calcom", "booking-rescheduled"))
     drain(stack, stack_resources)
     after = _one_event(clinician)
