@@ -58,7 +58,7 @@ schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
 	$(PY) -m calsync.cli.schema > /dev/null
 
 .PHONY: unit
-unit: $(VENV)/.stamp
+unit: $(VENV)/.stamp $(SAMVENV)/.stamp  # the template tests translate template.yaml with the SAM venv's translator
 	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration

@@ -27,6 +27,7 @@ from devstack.cfn_template import TEMPLATE, function_environment, function_setti
 
 ENVIRONMENT = "local"
 STACK_NAME = f"calsync-{ENVIRONMENT}"
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 IAM = "AWS_IAM"
 NONE = "NONE"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -201,7 +202,16 @@ class Blueprint:
                 return self.parameter(target)
         if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
             return self.sub(value["Fn::Sub"])
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn" and self.template["Resources"].get(target, {}).get("Type") == "AWS::IAM::Role":
+                return local_role_arn(target)
         raise DevstackError(f"the local deployment cannot resolve {value!r} in a function's environment")
+
+
+def local_role_arn(logical_id: str) -> str:
+    """The ARN a role of the template has in the local account (moto's STS does not check roles exist)."""
+    return f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/{STACK_NAME}-{logical_id}"
 
 
 @cache

@@ -1,7 +1,7 @@
 """Connects a tenant's booking-platform sources on the local stack, the way an EHR's settings page would:
-settings in the intake table, credentials in Secrets Manager (named and tagged in the tenant's namespace),
-a secret URL issued for the platforms that cannot sign, and the platform simulator expecting calsync's API
-token.
+settings in the intake table, calsync registered as a sender for the tenant, credentials in Secrets Manager
+(named and tagged in the tenant's namespace), a secret URL issued for the platforms that cannot sign, and the
+platform simulator expecting calsync's API token.
 
 Imports calsync, so it is used only once the deployment's environment is in place.
 """
@@ -16,7 +16,7 @@ from calsync.platforms.base import Scheme
 from calsync.platforms.source import Source
 from calsync.services.platforms import sources
 from devstack.sims.platforms import PlatformSimulator
-from devstack.stack import LocalStack
+from devstack.stack import ACCOUNT_ID, LocalStack
 
 PRACTICE = ("main-street", "Main Street Family Practice")
 ZONE = "America/New_York"
@@ -42,12 +42,8 @@ class ConnectedSource:
 
 
 def store_credentials(stack: LocalStack, tenant_id: str, platform: str, value: dict[str, Any]) -> None:
-    """The source's secret, named and tagged as a deployment names and tags it (``calsync.services.platforms
-    .sources``)."""
-    name = sources.secret_name(tenant_id, platform)
-    stack.put_secret(name, value)
-    stack.client("secretsmanager").tag_resource(
-        SecretId=name, Tags=[{"Key": key, "Value": tag} for key, tag in sources.secret_tags(tenant_id).items()])
+    """The source's secret, named and tagged as a deployment names and tags it."""
+    stack.put_secret(tenant_id, sources.secret_path(platform), value)
 
 
 def connect_source(stack: LocalStack, sim: PlatformSimulator, tenant_id: str, platform: str, *,
@@ -56,9 +52,10 @@ def connect_source(stack: LocalStack, sim: PlatformSimulator, tenant_id: str, pl
     found = registry.get(platform)
     if found is None:
         raise ValueError(f"no platform {platform}")
-    sources.save(Source(tenant_id=tenant_id, platform=platform, practice_id=PRACTICE[0], practice_name=PRACTICE[1],
-                        timezone=ZONE, practitioners=practitioners, default_practitioner_id=default_practitioner_id,
-                        api_base_url=sim.base_url(platform), options=dict(options or {})))
+    sources.connect(Source(tenant_id=tenant_id, platform=platform, practice_id=PRACTICE[0],
+                           practice_name=PRACTICE[1], timezone=ZONE, practitioners=practitioners,
+                           default_practitioner_id=default_practitioner_id, api_base_url=sim.base_url(platform),
+                           options=dict(options or {})), account=ACCOUNT_ID)
     store_credentials(stack, tenant_id, platform, {"signing_secret": signing_secret,
                                                    "api_auth": {"bearer": api_token}})
     sim.require_headers(platform, {"Authorization": f"Bearer {api_token}"})

@@ -18,9 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calsync.domain.model import ClientDisplay, PrivacySettings
-from calsync.services.sweeper import Budget
-from calsync.services.sweeper.context import Run
-from calsync.services.sweeper.platform_fetches import follow_up_platforms
+from calsync.services import sweeper
 from calsync.store import platform_intake
 from calsync.store.platform_intake import Kind
 from devstack.clinicians import CalDavClinician, connect_caldav
@@ -30,6 +28,7 @@ from tests.support.pipeline import calendar, captured_logs, drain
 from tests.support.platform_hooks import Hook, emitted_metrics, post
 from tests.support.platform_samples import Sample, load
 from tests.support.platform_signing import SIGNED, TIMESTAMPED
+from tests.support.reliability import reset_sweeper
 
 NEW_YORK = ZoneInfo("America/New_York")
 PRIVACY = PrivacySettings(client_display=ClientDisplay.INITIALS, show_visit_type=True)
@@ -121,8 +120,10 @@ def hook(stack: LocalStack, platform_sim: PlatformSimulator, tenant_id: str, pla
 
 
 def follow_ups(at: dt.datetime) -> None:
-    """The sweeper's booking-platform follow-up job, run at ``at``."""
-    follow_up_platforms(Run(at, Budget()))
+    """A sweeper run at ``at`` (its booking-platform follow-ups job among the others), with nothing left of
+    earlier tests' work to spend its budget on."""
+    reset_sweeper(at)
+    sweeper.run(at)
 
 
 # -- every row of the table -------------------------------------------------------------------------------

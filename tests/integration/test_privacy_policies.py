@@ -112,3 +112,22 @@ def test_the_policy_commands_show_set_and_explain(stack: LocalStack, tenant_id: 
     policy_file.write_text(json.dumps({"title_template": "{notes}"}))
     assert command.main(["set", "--tenant", tenant_id, "--file", str(policy_file)]) == 1
     assert "title_template" in capsys.readouterr().err
+
+
+def test_details_arrive_as_an_appointment_comes_inside_the_policys_horizon(stack: LocalStack, tenant_id: str) -> None:
+    caldav = connect_caldav(stack, tenant_id=tenant_id, practitioner_id="dr-pol", privacy=EVERYTHING)
+    now = dt.datetime.now(dt.UTC)
+    policies.change(tenant_id, PrivacyPolicy(detail_days=5), None, now)
+    later = booking(tenant_id, "apt-later", 10)
+    start = now + dt.timedelta(days=7)
+    later = later.model_copy(update={"start": start, "end": start + dt.timedelta(minutes=50)})
+    engine.handle_change(later)
+
+    def shown() -> str:
+        return "\n".join(e.raw for e in read_calendar(caldav.calendar_url, caldav.username, caldav.password))
+
+    assert "Busy" in shown() and FULL_NAME not in shown()  # a week ahead: beyond the 5-day horizon
+    sweeper.run(now + dt.timedelta(seconds=2 * policies.CACHE_SECONDS + 1))  # the horizon's first pass
+    assert FULL_NAME not in shown()
+    sweeper.run(now + dt.timedelta(days=3))  # three days on, it is four days ahead: inside
+    assert FULL_NAME in shown() and "Busy" not in shown()

@@ -8,7 +8,7 @@ import json
 from calsync.cli import redrive
 from calsync.domain.contract import parse_detail
 from devstack import sample_day
-from devstack.stack import LocalStack, StackResources
+from devstack.stack import ACCOUNT_ID, LocalStack, StackResources
 from tests.support.pipeline import captured_logs, dead_letters, deliver, drain
 from tests.support.reliability import connect, shown, title
 
@@ -26,7 +26,7 @@ def test_poison_is_dead_lettered_with_a_reason_and_a_redrive_replays_after_the_f
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack_resources.changes.dlq_url, MessageBody=json.dumps(
         {"version": "0", "id": "e-1", "detail-type": stranded["DetailType"], "source": stranded["Source"],
-         "detail": json.loads(stranded["Detail"])}))
+         "account": ACCOUNT_ID, "detail": json.loads(stranded["Detail"])}))
 
     with captured_logs():
         listed = redrive.redrive(sqs, stack_resources.changes.dlq_url, None)

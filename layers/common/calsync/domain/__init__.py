@@ -9,4 +9,5 @@
     retry_policy  when a failed sync is tried again, and when calsync gives up
     feed          the ICS feed's records (state, tokens)
     schema        the contract as JSON Schema
+    secret_names  which secrets belong to which tenant (the name scheme checked before every secret call)
 """

@@ -110,7 +110,7 @@ class MicrosoftTokenSource(CachedTokenSource):
     def _obtain(self, force: bool) -> AccessToken:
         from msal.exceptions import MsalServiceError
 
-        stored = secret.load(PROVIDER, self._integration.secret_ref)
+        stored = secret.load(PROVIDER, self._integration.tenant_id, self._integration.secret_ref)
         credentials = secret.client_credentials(PROVIDER, self._integration, stored)
         self._http.reset()
         try:

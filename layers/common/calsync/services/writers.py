@@ -29,7 +29,7 @@ def caldav_credentials(integration: Integration) -> tuple[str, str]:
     """The CalDAV username and app-specific password in the integration's secret."""
     if not integration.secret_ref:
         raise ConfigurationError("caldav integration has no secret reference")
-    secret = secret_store.read(integration.secret_ref, get_settings().secret_cache_seconds)
+    secret = secret_store.read(integration.tenant_id, integration.secret_ref, get_settings().secret_cache_seconds)
     username, password = secret.get("username"), secret.get("password")
     if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise ConfigurationError("caldav secret needs username and password")

@@ -108,12 +108,6 @@ def release(entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> N
         raise
 
 
-def integrations_holding(appointment_key: str) -> list[str]:
-    """Integration ids with a ledger item for this appointment (including removed ones)."""
-    with translated("Query"):
-        return [item.integration_id for item in LedgerItem.by_appointment.query(appointment_key)]
-
-
 def get(integration_id: str, appointment_key: str, now: dt.datetime | None = None) -> LedgerEntry | None:
     with translated("GetItem"):
         try:

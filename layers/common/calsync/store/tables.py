@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Seven tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Eight tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,6 +8,7 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* Tenants — who may speak for each tenant (the senders whose events are applied to it).
 * PlatformIntake — booking-platform sources and their bookkeeping: delivery markers, reschedule lineage,
   held cancels, queued fetch-backs, polled exports (see ``calsync.store.platform_intake``).
 """
@@ -171,16 +172,6 @@ class PolicyItem(_Bound, Model):
 # -- Ledger -------------------------------------------------------------------------------------------
 
 
-class ByAppointmentIndex(GlobalSecondaryIndex["LedgerItem"]):
-    """Every integration that holds (or held) an event for an appointment, e.g. after a reassignment."""
-
-    class Meta:
-        index_name = "by_appointment"
-        projection = KeysOnlyProjection()
-
-    appointment_key = UnicodeAttribute(hash_key=True)
-
-
 class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
     """Sparse: only items waiting for a retry carry ``due_bucket``."""
 
@@ -213,7 +204,6 @@ class LedgerItem(_Bound, Model):
     uncertain = NumberAttribute(null=True)  # 1: the calendar may hold a write the ledger does not record
     updated_at = NumberAttribute(null=True)
 
-    by_appointment = ByAppointmentIndex()
     due = DueIndex()
 
 
@@ -316,6 +306,20 @@ class FeedEventItem(_Bound, Model):
     by_start = ByStartIndex()
 
 
+# -- Tenants ------------------------------------------------------------------------------------------
+
+
+class TenantItem(_Bound, Model):
+    """Who may speak for one tenant: the senders (EventBridge ``account`` and ``source``) whose
+    ``Appointment Changed`` events are applied to it (``calsync.services.senders``)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.tenants_table`` by :func:`bind`."""
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    senders = UnicodeSetAttribute(null=True)  # "<account> <source>", e.g. "123456789012 ehr.example"
+
+
 # -- Booking-platform intake ------------------------------------------------------------------------
 
 
@@ -352,7 +356,7 @@ class PlatformIntakeItem(_Bound, Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem, PlatformIntakeItem)
+                                       FeedEventItem, TenantItem, PlatformIntakeItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
@@ -364,6 +368,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
+    TenantItem: "tenants_table",
     PlatformIntakeItem: "platform_intake_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""

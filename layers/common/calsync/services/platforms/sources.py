@@ -1,10 +1,17 @@
-"""A tenant's platform sources: settings in the intake table, credentials in Secrets Manager.
+"""A tenant's platform sources: settings in the intake table, credentials in Secrets Manager, and calsync
+itself registered as a sender that may speak for the tenant.
+
+:func:`connect` stores a source's settings and lets calsync (the AWS account it runs in, with the source
+``ehr.platform.<platform>``) speak for the tenant in the tenant registry (``calsync.services.senders``):
+the changes it publishes for the platform are then applied like an EHR's, and no one else's under that
+source is.
 
 Credentials live in one secret per tenant and platform (JSON), named and tagged in the tenant's namespace
-like every calsync secret: ``calsync/<tenant>/platforms/<platform>`` (:func:`secret_name`; a ``:`` of the
-tenant id written ``+``), tag ``calsync-tenant = <tenant>`` (:func:`secret_tags`). It holds
-``signing_secret`` (what the platform signs with), ``api_auth`` (fetch-backs, see ``calsync.platforms.api``)
-and, for export platforms, ``ics_url`` (an export URL is itself a credential).
+like every calsync secret (``calsync.domain.secret_names``): ``calsync/<tenant>/platforms/<platform>``
+(:func:`secret_name`), tag ``calsync-tenant``, read through the tenant's role session
+(``calsync.aws.secret_store``). It holds ``signing_secret`` (what the platform signs with), ``api_auth``
+(fetch-backs, see ``calsync.platforms.api``) and, for export platforms, ``ics_url`` (an export URL is
+itself a credential).
 
 Secret URLs: :func:`issue_path_secret` returns a fresh 256-bit token — shown once, to be configured at the
 platform — and stores only its SHA-256. The previous token stays valid until :func:`retire_path_secrets`,
@@ -22,12 +29,15 @@ from dataclasses import replace
 from typing import Any
 
 from calsync.aws import secret_store
-from calsync.core.errors import ConfigurationError
+from calsync.core.errors import ConfigurationError, ProviderAuthError
 from calsync.core.observability import logger
 from calsync.core.settings import get_settings
+from calsync.domain import secret_names
 from calsync.platforms.base import Scheme, path_secret_hash
 from calsync.platforms.registry import get as platform_named
 from calsync.platforms.source import Source
+from calsync.services import senders
+from calsync.services.platforms.publishing import event_source
 from calsync.store import platform_intake
 from calsync.store.platform_intake import Kind
 
@@ -38,22 +48,13 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, str], tuple[float, Source | None]] = {}
 
 
-TENANT_TAG = "calsync-tenant"
-"""The tag that binds a secret to its tenant (the tenant's segment of the secret's name)."""
-
-
-def _segment(tenant_id: str) -> str:
-    """The tenant's part of its secret names: ``:`` (allowed in ids, not in secret names) as ``+``."""
-    return tenant_id.replace(":", "+")
+def secret_path(platform: str) -> str:
+    """The source's secret within its tenant's namespace."""
+    return f"platforms/{platform}"
 
 
 def secret_name(tenant_id: str, platform: str) -> str:
-    return f"calsync/{_segment(tenant_id)}/platforms/{platform}"
-
-
-def secret_tags(tenant_id: str) -> dict[str, str]:
-    """The tags the source's secret carries: its tenant."""
-    return {TENANT_TAG: _segment(tenant_id)}
+    return secret_names.name(tenant_id, secret_path(platform))
 
 
 def load(tenant_id: str, platform: str) -> Source | None:
@@ -79,16 +80,29 @@ def load(tenant_id: str, platform: str) -> Source | None:
 
 
 def credentials(tenant_id: str, platform: str) -> Mapping[str, Any]:
-    """The source's credentials; empty when there is no secret (every check then refuses)."""
+    """The source's credentials; empty when there is no secret, or none calsync may read for this tenant
+    (every check then refuses)."""
     try:
-        return secret_store.read(secret_name(tenant_id, platform), get_settings().secret_cache_seconds)
+        return secret_store.read(tenant_id, secret_name(tenant_id, platform), get_settings().secret_cache_seconds)
     except ConfigurationError:
         logger.error("platform secret is not a JSON object", extra={"platform": platform, "tenant_id": tenant_id})
+        return {}
+    except ProviderAuthError as refused:  # not named or tagged for this tenant: AWS refused the read
+        logger.error("platform secret unreadable", extra={"platform": platform, "tenant_id": tenant_id,
+                                                          "reason": refused.reason})
         return {}
     except Exception as error:  # botocore's ClientError, without importing botocore at cold start
         if getattr(error, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
             return {}
         raise
+
+
+def connect(source: Source, *, account: str, now: dt.datetime | None = None) -> None:
+    """Creates or replaces a source (:func:`save`) and registers calsync as a sender for its tenant:
+    ``account`` (the AWS account calsync runs in, which EventBridge names on every event it publishes) with
+    the source ``ehr.platform.<platform>``."""
+    save(source, now)
+    senders.allow(source.tenant_id, account, event_source(source.platform))
 
 
 def save(source: Source, now: dt.datetime | None = None) -> None:

@@ -8,15 +8,16 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
    a new connection);
-5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
-   integration's ledger; those behind are synced (a missed event, a crash between the provider write
-   and the ledger write, an integration that recovered);
-6. **the detail horizon** (``horizon``) — appointments that came inside a practice policy's detail
+5. **the detail horizon** (``horizon``) — appointments that came inside a practice policy's detail
    horizon get their details;
-7. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
+6. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
    when due;
-8. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
+7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
    reschedule holds whose new booking never came;
+8. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
+   integration's ledger; those behind are synced (a missed event, a crash between the provider write
+   and the ledger write, an integration that recovered). It comes after the jobs that deliver changes no
+   calendar has yet, since one pass may take a run's whole budget on a busy day;
 9. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
@@ -65,9 +66,9 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
-    gap_sweep(work)
     poll_exports(work)
     follow_up_platforms(work)
+    gap_sweep(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads

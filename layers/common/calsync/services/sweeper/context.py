@@ -1,8 +1,8 @@
 """One sweeper run: its budget, its report, its cache of integrations, and the two things every job
 does — sync one item through the engine, and run a stored task with a lease and a cursor.
 
-Jobs (``due``, ``probes``, ``replay``, ``resync``, ``horizon``, ``gap``, ``platform_exports``,
-``platform_fetches``, ``renewal``) are functions of a :class:`Run`; ``calsync.services.sweeper`` runs them in
+Jobs (``due``, ``probes``, ``replay``, ``resync``, ``horizon``, ``platform_exports``, ``platform_fetches``,
+``gap``, ``renewal``) are functions of a :class:`Run`; ``calsync.services.sweeper`` runs them in
 order.
 """
 

@@ -1,4 +1,4 @@
-"""Job 6, the detail horizon: a practice policy may give full details only for the next N days
+"""Job 5, the detail horizon: a practice policy may give full details only for the next N days
 (``PrivacyPolicy.detail_days``) and busy-only beyond. As days pass, appointments come inside the horizon;
 this job finds, per tenant with such a policy, the appointments whose start crossed it since its last
 pass and brings their calendars up to date (the engine renders them with details now). Hourly per

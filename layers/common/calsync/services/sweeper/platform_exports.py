@@ -1,4 +1,4 @@
-"""Job 7, booking-platform exports: the calendar exports of platforms without webhooks (SimplePractice,
+"""Job 6, booking-platform exports: the calendar exports of platforms without webhooks (SimplePractice,
 Doodle) whose poll is due, each polled once (``calsync.services.platforms.exports``) for one sync of the
 run's budget, so they never crowd out the calendar work of the jobs before."""
 

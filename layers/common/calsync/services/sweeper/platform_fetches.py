@@ -1,4 +1,4 @@
-"""Job 8, booking-platform follow-ups: fetch-backs a platform could not answer during its webhook (429,
+"""Job 7, booking-platform follow-ups: fetch-backs a platform could not answer during its webhook (429,
 5xx, a timeout), retried on calsync's one schedule, and reschedule holds whose new booking never came
 (``calsync.services.platforms.fetching``); one sync of the run's budget each."""
 
