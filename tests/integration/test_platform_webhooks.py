@@ -435,16 +435,18 @@ def test_a_fetch_back_that_keeps_failing_is_given_up_after_the_last_retry(stack,
 
 def test_calsyncs_own_outage_answers_503_and_the_redelivery_is_accepted(stack, stack_resources, tenant_id,
                                                                         platform_sim, clinician, monkeypatch):
-    import dataclasses
-
     from calsync.aws import bus
-    from calsync.core.settings import get_settings
+
+    class RefusingEventBridge:
+        """EventBridge as it answers when it cannot take an entry: a 200 that counts the entry as failed."""
+
+        def put_events(self, **_: Any) -> dict[str, Any]:
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}]}
 
     source = hook(stack, platform_sim, tenant_id, "calcom")
     sample = load("calcom", "booking-created")
     event = source.request(sample)
-    broken = dataclasses.replace(get_settings(), event_bus_name="calsync-no-such-bus")
-    monkeypatch.setattr(bus, "get_settings", lambda: broken)
+    monkeypatch.setattr(bus, "_client", RefusingEventBridge)
     reply = post(event)
     assert (reply.status, reply.headers.get("Retry-After")) == (503, "60")
     monkeypatch.undo()

@@ -120,8 +120,9 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
         eventually(lambda: len(read_calendar(caldav, user, password)) == 1, 30, "the event in Radicale")
         eventually(lambda: len(httpx.get(google).json()) == 1, 30, "the event in the Google simulator")
         eventually(lambda: len(httpx.get(microsoft).json()) == 1, 30, "the event in the Microsoft simulator")
-        feed = run(found.command(sheet.FETCH_A_FEED), env)
-        assert feed.count("BEGIN:VEVENT") == 1 and "A-1001" in feed
+        feed = eventually(lambda: (text := run(found.command(sheet.FETCH_A_FEED), env)).count("BEGIN:VEVENT") == 1
+                          and text, 30, "the event in the feed")  # the handler may still be writing it
+        assert "A-1001" in feed
 
         # the feed URL subscribed with vdirsyncer syncs
         subscriber = Subscriber(tmp_path / "vdirsyncer", found.value("ICS feed", after=okafor))
