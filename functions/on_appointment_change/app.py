@@ -33,7 +33,7 @@ def record_handler(record: SQSRecord) -> None:
         envelope = json.loads(record.body)
         appointment = parse_envelope(envelope)
         senders.check(envelope, appointment.tenant_id)  # who may speak for this tenant
-    except (ValueError, ContractError) as error:
+    except (ValueError, RecursionError, ContractError) as error:  # RecursionError: JSON nested too deep
         reason = str(error) if isinstance(error, ContractError) else "body is not valid JSON"
         dead_letter.send(record.body, reason, record.message_id)
         count(Metric.CHANGE_REJECTED)

@@ -61,9 +61,15 @@ def test_a_practice_policy_reaches_every_calendar_and_applies_to_what_was_pushed
 
     therapy = booking(tenant_id, "apt-therapy", 9, visit_type="Psychotherapy")
     checkup = booking(tenant_id, "apt-checkup", 11)
-    for change in (therapy, checkup):
+    marked = booking(tenant_id, "apt-marked", 13, schema_version=2, sensitive=True, visit_type="Sexual health",
+                     client={"id": "c-9", "first_name": "Marisol", "last_name": "Quent"})
+    for change in (therapy, checkup, marked):
         engine.handle_change(change)
-    assert all(FULL_NAME in held and "Psychotherapy" in held for held in calendars().values())
+    held = calendars()
+    assert all(FULL_NAME in text and "Psychotherapy" in text for text in held.values())
+    # the EHR's own mark (schema version 2): busy only, with no practice policy at all
+    assert all("Marisol" not in text and "Quent" not in text and "Sexual health" not in text for text in held.values())
+    assert all(text.count("Busy") == 1 for text in held.values())
 
     # the practice marks psychotherapy sensitive and caps consumer accounts and feeds at initials
     now = dt.datetime.now(dt.UTC)
@@ -74,7 +80,7 @@ def test_a_practice_policy_reaches_every_calendar_and_applies_to_what_was_pushed
     report = sweeper.run(now + dt.timedelta(seconds=2 * policies.CACHE_SECONDS + 1))
     assert report.resynced > 0
     held = calendars()
-    assert all("Psychotherapy" not in text and "Busy" in text for text in held.values())
+    assert all("Psychotherapy" not in text and text.count("Busy") == 2 for text in held.values())
     assert all(FULL_NAME not in held[kind] and "Z.Q." in held[kind] for kind in ("caldav", "google", "feed"))
     assert FULL_NAME in held["graph"]  # the practice's own tenant keeps what the clinician chose
     assert [e["detail"]["version"] for e in received(stack, announced)] == [version]

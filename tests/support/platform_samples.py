@@ -1,8 +1,9 @@
 """The recorded booking-platform payloads in ``events/platforms/<platform>/<event>.json``, moved in time.
 
 Every sample books on 2027-03-15 and changes on 2027-03-14 (in the formats the platforms write: ISO,
-``15-Mar-2027``, iCalendar's ``20270315``); :func:`load` moves them to tomorrow and today, so the
-appointments always fall inside a clinician's sync window whenever the tests run.
+``15-Mar-2027``, iCalendar's ``20270315``); :func:`load` moves them to tomorrow and yesterday, so the
+appointments always fall inside a clinician's sync window, and were changed in the past (the contract
+refuses a change stamped ahead of the receiving clock), whenever the tests run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _formats(day: dt.date) -> list[str]:
 
 def retime(text: str, today: dt.date) -> str:
     pairs = [*zip(_formats(SAMPLE_DAY), _formats(today + dt.timedelta(days=1)), strict=True),
-             *zip(_formats(SAMPLE_CHANGE_DAY), _formats(today), strict=True)]
+             *zip(_formats(SAMPLE_CHANGE_DAY), _formats(today - dt.timedelta(days=1)), strict=True)]
     for index, (old, _) in enumerate(pairs):  # through placeholders: a new date may look like an old one
         text = text.replace(old, f"\x00{index}\x00")
     for index, (_, new) in enumerate(pairs):

@@ -58,7 +58,7 @@ class Ehr:
             "client": {"id": f"cl-{appointment_id}", "internal_id": f"MRN-{appointment_id}"},
             **extra,
         }
-        return parse_detail(detail)
+        return parse_detail(detail, now=self.clock.now)  # received on the tests' clock, which they move
 
 
 def connect(stack: LocalStack, tenant_id: str, practitioner: str = "dr-okafor",

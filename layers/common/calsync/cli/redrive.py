@@ -43,7 +43,7 @@ def _appointment(body: str) -> str:
     try:
         detail = json.loads(body).get("detail") or {}
         return f"{detail.get('tenant_id', '?')}#{detail.get('appointment_id', '?')}"
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested too deep to parse
         return "(unreadable)"
 
 

@@ -97,6 +97,10 @@ class PrivacyPolicy(BaseModel):
     title_template: Annotated[str | None, Field(max_length=200), AfterValidator(_template)] = None
 
 
+NO_POLICY = PrivacyPolicy()
+"""A practice without a policy: only the EHR's own marks (``sensitive``, ``client.opted_out``) apply."""
+
+
 @dataclass(frozen=True)
 class FieldDecision:
     """Whether one field reaches the calendar, and the rule that decided it."""
@@ -140,12 +144,14 @@ def destination_kind(integration: Integration, policy: PrivacyPolicy) -> Destina
 
 
 def _busy_reason(appointment: AppointmentChanged, policy: PrivacyPolicy, now: dt.datetime) -> str | None:
-    if getattr(appointment, "sensitive", False):
-        return "policy: the EHR marks the appointment sensitive"
+    if appointment.sensitive:
+        return "the EHR marks the appointment sensitive"
     if appointment.visit_type and appointment.visit_type.strip().casefold() in policy.sensitive_visit_types:
         return "policy: sensitive visit type"
     client = appointment.client
-    if client is not None and (client.id in policy.opted_out_clients or getattr(client, "opted_out", False)):
+    if client is not None and client.opted_out:
+        return "the EHR marks the patient as opted out of calendar details"
+    if client is not None and client.id in policy.opted_out_clients:
         return "policy: the patient opted out of calendar details"
     if policy.detail_days is not None and appointment.start > now + dt.timedelta(days=policy.detail_days):
         return f"policy: details only for the next {policy.detail_days} days"
@@ -157,11 +163,11 @@ def restrict(settings: PrivacySettings, policy: PrivacyPolicy | None, appointmen
     """The clinician's ``settings`` after the practice's ``policy`` for this appointment and destination."""
     decisions: dict[str, FieldDecision] = {}
     values = settings.model_dump()
-    busy = _busy_reason(appointment, policy, now) if policy is not None else None
+    busy = _busy_reason(appointment, policy or NO_POLICY, now)  # the EHR's own marks apply without a policy
     for field, setting in _SETTING_OF.items():
         if not values[setting]:
             decisions[field] = FieldDecision(field, False, f"clinician: {setting} is off")
-        elif busy and not (field == "practice" and policy is not None and policy.busy_shows_practice):
+        elif busy and not (field == "practice" and (policy or NO_POLICY).busy_shows_practice):
             values[setting] = False
             decisions[field] = FieldDecision(field, False, busy)
         else:

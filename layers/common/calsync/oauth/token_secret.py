@@ -28,10 +28,11 @@ from typing import Any
 from calsync.aws import secret_store as secrets
 from calsync.core.errors import ConfigurationError, ProviderAuthError, ProviderUnavailableError
 from calsync.core.observability import logger
+from calsync.domain import integration_values
 from calsync.domain.model import Integration
 
 PENDING_STAGE = "CALSYNC_PENDING"
-APP_SECRET_OPTION = "app_secret_ref"  # noqa: S105 - an option name
+APP_SECRET_OPTION = integration_values.APP_SECRET_REF
 
 
 @dataclass(frozen=True)

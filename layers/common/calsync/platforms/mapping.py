@@ -16,10 +16,13 @@ from contextlib import contextmanager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync.core.errors import ContractError
-from calsync.domain.contract import _ID_PATTERN, SCHEMA_VERSION, AppointmentChanged, AppointmentStatus, parse_detail
+from calsync.domain.contract import _ID_PATTERN, AppointmentChanged, AppointmentStatus, parse_detail
 from calsync.platforms.base import Booking, Reason, Rejected
 from calsync.platforms.source import Source
 
+SCHEMA_VERSION = 1
+"""The contract version platform changes are published in: a booking carries nothing version 2 added (an
+EHR's ``sensitive`` mark, a patient's ``opted_out``), so version 1 says exactly what is known."""
 _ID_MAX = 128
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:@-]")
 
@@ -112,7 +115,7 @@ def detail(booking: Booking, source: Source, appointment: str, read_at: dt.datet
         "client": client,
     }
     try:
-        return parse_detail(_without_none(raw))
+        return parse_detail(_without_none(raw), read_at)  # read_at is the receiving clock
     except ContractError as error:
         raise Rejected(Reason.MALFORMED, 422, [f"{path}: {why}" for path, why in error.problems]) from None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain.contract import AppointmentChanged, appointment_key
+from calsync.domain.contract import AppointmentChanged, appointment_key, parse_stored
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
@@ -185,7 +185,7 @@ def _pack(appointment: AppointmentChanged) -> bytes:
 
 
 def _unpack(blob: bytes) -> AppointmentChanged:
-    return AppointmentChanged.model_validate_json(zlib.decompress(blob))
+    return parse_stored(zlib.decompress(blob))
 
 
 def _load(keys: list[str], start: dt.datetime, end: dt.datetime) -> Iterator[AppointmentChanged]:

@@ -9,7 +9,8 @@ import time
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain.model import Integration, IntegrationStatus
+from calsync.domain.integration_values import STORED
+from calsync.domain.model import Integration, IntegrationStatus, checked
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
@@ -28,12 +29,15 @@ def _to_domain(item: IntegrationItem) -> Integration:
             "status_reason": item.status_reason,
             "last_synced_at": _time.moment(item.last_synced_at),
             "last_error": item.last_error,
-        }
+        },
+        context={STORED: True},  # as stored: one written before today's rules must still sync
     )
 
 
 def put(integration: Integration) -> None:
-    """Creates or replaces an integration (settings and status)."""
+    """Creates or replaces an integration (settings and status). Its values are checked once more here
+    (a field may have been set after it was built): a bad one is refused now, never met when serving."""
+    integration = checked(integration)
     config = integration.model_dump(mode="json", exclude=_RUNTIME_FIELDS)
     item = IntegrationItem(
         integration.integration_id,

@@ -115,4 +115,4 @@ def resolve_hold(record: Record, now: dt.datetime) -> Result:
         return publish_booking(platform, source, dataclasses.replace(successor, continues=record.name), now,
                                state=False)
     platform_intake.delete(source.tenant_id, platform.name, Kind.HELD, record.name)
-    return publish_change(platform, source, parse_detail(record.body["detail"]), now, state=False)
+    return publish_change(platform, source, parse_detail(record.body["detail"], now), now, state=False)
