@@ -19,7 +19,12 @@ from tests.support.platform_samples import every_sample, load
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "appointment-changed.v1.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
-NOW = dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The receiving clock, read when a test maps (a module-level time would be minutes old in a long run,
+    and a request signed since then would be ahead of it)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def bookings_of(platform_name: str, name: str) -> list[Booking]:
@@ -50,7 +55,7 @@ def test_sample_maps_to_a_detail_the_published_schema_accepts(platform, name):
         return
     assert bookings
     for booking in bookings:
-        change = mapping.detail(booking, source(platform), mapping.appointment_id(platform, booking.booking_id), NOW)
+        change = mapping.detail(booking, source(platform), mapping.appointment_id(platform, booking.booking_id), now())
         detail: dict[str, Any] = mapping.as_event_detail(change)
         errors = sorted(VALIDATOR.iter_errors(detail), key=lambda e: list(e.path))
         assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
@@ -106,23 +111,24 @@ def test_no_practitioner_mapping_is_reported_not_guessed():
     booking = bookings_of("calendly", "invitee-created")[0]
     unmapped = source("calendly").__class__(**{**source("calendly").__dict__, "practitioners": {}})
     with pytest.raises(mapping.Unmapped):
-        mapping.detail(booking, unmapped, "calendly-x", NOW)
+        mapping.detail(booking, unmapped, "calendly-x", now())
 
 
 def test_client_ids_never_carry_an_email_address():
     booking = bookings_of("calcom", "booking-created")[0]
     assert isinstance(booking.client, Person)
     assert "@" not in booking.client.ref
-    detail = mapping.as_event_detail(mapping.detail(booking, source("calcom"), "calcom-x", NOW))
+    detail = mapping.as_event_detail(mapping.detail(booking, source("calcom"), "calcom-x", now()))
     assert "example.com" not in json.dumps(detail)
 
 
 def test_state_digest_ignores_when_a_state_was_read():
     booking = bookings_of("acuity", "scheduled")[0]
-    first = mapping.detail(booking, source("acuity"), "acuity-700001", NOW)
-    later = mapping.detail(booking, source("acuity"), "acuity-700001", NOW + dt.timedelta(minutes=5))
+    read = now()
+    first = mapping.detail(booking, source("acuity"), "acuity-700001", read)
+    later = mapping.detail(booking, source("acuity"), "acuity-700001", read + dt.timedelta(minutes=5))
     assert first.updated_at != later.updated_at
     assert mapping.state_digest(first) == mapping.state_digest(later)
     moved = bookings_of("acuity", "rescheduled")[0]
-    assert mapping.state_digest(mapping.detail(moved, source("acuity"), "acuity-700001", NOW)) != (
+    assert mapping.state_digest(mapping.detail(moved, source("acuity"), "acuity-700001", now())) != (
         mapping.state_digest(first))
