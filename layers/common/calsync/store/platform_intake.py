@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from calsync.store import _time
-from calsync.store._errors import condition_failed, translated
+from calsync.store._errors import conditional, translated
 from calsync.store.tables import PlatformIntakeItem
 
 DELIVERY_RETENTION = dt.timedelta(days=7)
@@ -114,16 +113,9 @@ def delete(tenant_id: str, platform: str, kind: Kind, name: str = "") -> None:
 def take(tenant_id: str, platform: str, kind: Kind, name: str) -> Record | None:
     """Removes an item and returns what it held; None when it was not there (or another caller took it)."""
     found = get(tenant_id, platform, kind, name)
-    if found is None:
+    item = PlatformIntakeItem(_pk(tenant_id, platform), _sk(kind, name))
+    if found is None or not conditional("DeleteItem", lambda: item.delete(condition=PlatformIntakeItem.sk.exists())):
         return None
-    try:
-        with translated("DeleteItem"):
-            PlatformIntakeItem(_pk(tenant_id, platform), _sk(kind, name)).delete(
-                condition=PlatformIntakeItem.sk.exists())
-    except DeleteError as error:
-        if condition_failed(error):
-            return None
-        raise
     return found
 
 
@@ -146,14 +138,7 @@ def claim_delivery(tenant_id: str, platform: str, event_id: str, now: dt.datetim
     item = PlatformIntakeItem(_pk(tenant_id, platform), _sk(Kind.DELIVERY, event_id), state="claimed",
                               lease_until=epoch + lease_seconds, expires_at=now + DELIVERY_RETENTION)
     abandoned = (PlatformIntakeItem.state == "claimed") & (PlatformIntakeItem.lease_until < epoch)
-    try:
-        with translated("PutItem"):
-            item.save(condition=PlatformIntakeItem.sk.does_not_exist() | abandoned)
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return conditional("PutItem", lambda: item.save(condition=PlatformIntakeItem.sk.does_not_exist() | abandoned))
 
 
 def finish_delivery(tenant_id: str, platform: str, event_id: str) -> None:
@@ -164,13 +149,8 @@ def finish_delivery(tenant_id: str, platform: str, event_id: str) -> None:
 
 def release_delivery(tenant_id: str, platform: str, event_id: str) -> None:
     """Forgets a claimed delivery whose processing failed, so the platform's redelivery is worked on."""
-    try:
-        with translated("DeleteItem"):
-            PlatformIntakeItem(_pk(tenant_id, platform), _sk(Kind.DELIVERY, event_id)).delete(
-                condition=PlatformIntakeItem.state == "claimed")
-    except DeleteError as error:
-        if not condition_failed(error):
-            raise
+    item = PlatformIntakeItem(_pk(tenant_id, platform), _sk(Kind.DELIVERY, event_id))
+    conditional("DeleteItem", lambda: item.delete(condition=PlatformIntakeItem.state == "claimed"))
 
 
 # -- published state: de-duplication where a platform sends no event id ---------------------------------
@@ -184,14 +164,7 @@ def replace_digest(tenant_id: str, platform: str, booking: str, digest: str, exp
                               expires_at=now + RECORD_RETENTION)
     condition = (PlatformIntakeItem.sk.does_not_exist() if expected is None
                  else PlatformIntakeItem.digest == expected)
-    try:
-        with translated("PutItem"):
-            item.save(condition=condition)
-    except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return conditional("PutItem", lambda: item.save(condition=condition))
 
 
 # -- the sweeper's list ----------------------------------------------------------------------------------
@@ -215,15 +188,10 @@ def claim_due(tenant_id: str, platform: str, kind: Kind, name: str, now: dt.date
     item, or None when it is not due (any more) or gone."""
     epoch = _time.epoch(now)
     item = PlatformIntakeItem(_pk(tenant_id, platform), _sk(kind, name))
-    try:
-        with translated("UpdateItem"):
-            item.update(actions=[PlatformIntakeItem.due_at.set(epoch + lease_seconds)],
-                        condition=PlatformIntakeItem.sk.exists() & (PlatformIntakeItem.due_at <= epoch))
-    except UpdateError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return _record(item)
+    claimed = conditional("UpdateItem", lambda: item.update(
+        actions=[PlatformIntakeItem.due_at.set(epoch + lease_seconds)],
+        condition=PlatformIntakeItem.sk.exists() & (PlatformIntakeItem.due_at <= epoch)))
+    return _record(item) if claimed else None
 
 
 def reschedule(tenant_id: str, platform: str, kind: Kind, name: str, *, due: dt.datetime | None,
