@@ -80,6 +80,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: Mapping[str, Any] = field(default_factory=dict)  # as written: literals and !Ref
+    log_group: str = ""  # the name of its LoggingConfig.LogGroup (what it writes goes there)
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,18 @@ def _function(template: dict[str, Any], name: str) -> FunctionSpec:
         timeout_seconds=int(function_setting(template, name, "Timeout") or 3),
         memory_mb=int(function_setting(template, name, "MemorySize") or 128),
         environment=function_environment(template, name),
+        log_group=_log_group(template, name),
     )
+
+
+def _log_group(template: dict[str, Any], function: str) -> str:
+    """The log group the function writes to: its ``LoggingConfig.LogGroup``'s name, else Lambda's default."""
+    group = (function_setting(template, function, "LoggingConfig") or {}).get("LogGroup")
+    if isinstance(group, dict) and "Ref" in group:
+        name = template["Resources"][group["Ref"]]["Properties"]["LogGroupName"]
+        return render_sub(template, name["Fn::Sub"] if isinstance(name, dict) else name,
+                          {"Environment": ENVIRONMENT, "AWS::StackName": STACK_NAME})
+    return f"/aws/lambda/{local_name(function, drop_suffix='Function')}"
 
 
 def _api_default_authorizers(template: dict[str, Any]) -> dict[str, str]:

@@ -174,6 +174,11 @@ class LocalStack:
         self._clients: dict[str, Any] = {}
         self._started = False
 
+    @property
+    def root(self) -> Path:
+        """The stack's temp folder (created by :meth:`start`, removed by :meth:`stop`)."""
+        return self._root
+
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> Self:

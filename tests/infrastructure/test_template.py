@@ -34,8 +34,10 @@ QUEUES = sorted(resources_of_type(TEMPLATE, "AWS::SQS::Queue"))
 TABLES = sorted(resources_of_type(TEMPLATE, "AWS::DynamoDB::Table"))
 ALARMS = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
 FOURTEEN_DAYS = 14 * 24 * 3600
-BUSINESS_METRICS = {Metric.CHANGE_RECEIVED, Metric.APPOINTMENT_SYNCED, Metric.SYNC_FAILED,
-                    Metric.SYNC_SKIPPED_UNCHANGED, Metric.STALE_CHANGE_DROPPED, Metric.SYNC_LAG_SECONDS}
+BUSINESS_METRICS = {Metric.CHANGE_RECEIVED, Metric.APPOINTMENT_SYNCED, Metric.APPOINTMENT_REMOVED,
+                    Metric.SYNC_SKIPPED_UNCHANGED, Metric.STALE_CHANGE_DROPPED, Metric.CHANGE_REJECTED,
+                    Metric.SYNC_FAILED, Metric.SYNC_RETRY_SCHEDULED, Metric.SYNC_PARKED, Metric.SYNC_DEAD,
+                    Metric.SYNC_LAG_SECONDS}
 READ_ONLY_DYNAMODB = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 SAMPLES = sorted((ROOT / "events").glob("*.json"))
 HTTP_SAMPLES = [p for p in SAMPLES if "routeKey" in json.loads(p.read_text(encoding="utf-8"))]

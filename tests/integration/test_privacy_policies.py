@@ -9,9 +9,11 @@ import datetime as dt
 import json
 from typing import Any
 
+from calsync.domain.disclosure import POLICY_CHANGED
 from calsync.domain.model import ClientDisplay, PrivacySettings
 from calsync.domain.policy import DestinationKind, PrivacyPolicy
 from calsync.services import engine, feeds, policies, sweeper
+from calsync.services.accounting import accounting
 from calsync.store import integrations
 from devstack.calendar_reader import read_calendar
 from devstack.clinicians import connect_caldav
@@ -102,6 +104,7 @@ def test_the_policy_commands_show_set_and_explain(stack: LocalStack, tenant_id: 
 
     clinician = connect_caldav(stack, tenant_id=tenant_id, practitioner_id="dr-pol", privacy=EVERYTHING)
     engine.handle_change(booking(tenant_id, "apt-1", 10))
+    capsys.readouterr()  # the handler's own log lines
     assert command.main(["show", "--tenant", tenant_id]) == 0
     assert json.loads(capsys.readouterr().out)["version"] is None
     policy_file = tmp_path / "policy.json"
@@ -118,6 +121,23 @@ def test_the_policy_commands_show_set_and_explain(stack: LocalStack, tenant_id: 
     policy_file.write_text(json.dumps({"title_template": "{notes}"}))
     assert command.main(["set", "--tenant", tenant_id, "--file", str(policy_file)]) == 1
     assert "title_template" in capsys.readouterr().err
+
+
+def test_each_patients_accounting_shows_the_policy_changes_of_the_period(stack: LocalStack, tenant_id: str) -> None:
+    connect_caldav(stack, tenant_id=tenant_id, practitioner_id="dr-pol", privacy=EVERYTHING)
+    engine.handle_change(booking(tenant_id, "apt-1", 10))
+    first = policies.change(tenant_id, PrivacyPolicy(opted_out_clients=frozenset({"c-9"}), busy_title="Away"), None)
+    policies.change(tenant_id, PrivacyPolicy(detail_days=14), first)
+    start, end = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+
+    rows = accounting(tenant_id, "c-1", start, end)
+    changes = [(r.appointment_id, r.destination, r.fields, r.outcome) for r in rows if r.outcome == POLICY_CHANGED]
+    assert changes == [("policy-v1", "policy", ("busy_title", "opted_out_clients"), POLICY_CHANGED),
+                       ("policy-v2", "policy", ("detail_days",), POLICY_CHANGED)]
+    assert [r.client_id for r in rows if r.outcome != POLICY_CHANGED] == ["c-1"]  # the write of apt-1
+    assert "c-9" not in repr(rows)  # the rules are named, never their values
+    assert [r.at for r in rows] == sorted(r.at for r in rows)
+    assert accounting(tenant_id, "c-1", end, end + dt.timedelta(hours=1)) == []
 
 
 def test_details_arrive_as_an_appointment_comes_inside_the_policys_horizon(stack: LocalStack, tenant_id: str) -> None:

@@ -61,6 +61,7 @@ _PLATFORM_INTAKE = {  # booking-platform sources and their bookkeeping (calsync.
 DECLARED: dict[str, set[tuple[str, str]]] = {
     "OnAppointmentChangeFunctionRole": _SYNC | {
         ("dynamodb:UpdateItem", "AppointmentsTable"), ("dynamodb:GetItem", "TenantsTable"),
+        ("dynamodb:PutItem", "DisclosuresTable"),
         *((action, "ChangesQueue") for action in EVENT_SOURCE_MAPPING_ACTIONS),
         ("sqs:SendMessage", "ChangesDeadLetterQueue"),
         ("kms:Decrypt", "DataKey"), ("kms:GenerateDataKey", "DataKey"),
@@ -69,6 +70,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
     "RetrySweeperFunctionRole": _SYNC | {
         ("dynamodb:GetItem", "AppointmentsTable"), ("dynamodb:BatchGetItem", "AppointmentsTable"),
         ("dynamodb:UpdateItem", "AppointmentsTable"), ("dynamodb:Query", "IntegrationsTable/index/by_tenant"),
+        ("dynamodb:PutItem", "DisclosuresTable"), ("dynamodb:Scan", "IntegrationsTable"),
         ("dynamodb:Query", "AppointmentsTable/index/by_changed_day"),
         ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
         ("dynamodb:Query", "AppointmentsTable/index/by_practice"),

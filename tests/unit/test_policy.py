@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from calsync.domain.event import EventKey
 from calsync.domain.model import ClientDisplay, Integration, PrivacySettings, Provider
-from calsync.domain.policy import DestinationKind, PrivacyPolicy, destination_kind, fill_template, restrict
+from calsync.domain.policy import (
+    NO_POLICY,
+    DestinationKind,
+    PrivacyPolicy,
+    destination_kind,
+    fill_template,
+    restrict,
+)
 from calsync.domain.privacy import render
 from calsync.formats import ical
 from calsync.providers import google, microsoft
@@ -203,3 +210,11 @@ def test_the_most_restrictive_rule_wins(policy: PrivacyPolicy, settings_: Privac
         return {d.field for d in restrict(settings_, p, appointment, destination, NOW).decisions if d.shown}
 
     assert fields(stricter) <= fields(policy) <= fields(None)
+
+
+@given(policies)
+def test_the_rules_in_force_are_exactly_those_that_differ_from_no_policy(policy: PrivacyPolicy) -> None:
+    named = set(policy.rules_in_force())
+    assert named == {name for name in PrivacyPolicy.model_fields if getattr(policy, name) != getattr(NO_POLICY, name)}
+    assert PrivacyPolicy(**{name: getattr(policy, name) for name in named}) == policy
+    assert NO_POLICY.rules_in_force() == ()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.cli import redrive
+from calsync.cli import dead_letters
 
 
 @pytest.mark.parametrize("body", ["[" * 100_000, "not json", "[1, 2]", '{"detail": 5}', ""])
 def test_an_unreadable_letter_is_listed_as_unreadable(body: str) -> None:
-    assert redrive._appointment(body) == "(unreadable)"
+    assert dead_letters.appointment_of(body) == "(unreadable)"

@@ -71,6 +71,10 @@ class Settings:
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
     tenants_table: str = _env("CALSYNC_TENANTS_TABLE", required=True, check=_name)
     platform_intake_table: str = _env("CALSYNC_PLATFORM_INTAKE_TABLE", required=True, check=_name)
+    disclosures_table: str = _env("CALSYNC_DISCLOSURES_TABLE", required=True, check=_name)
+    disclosure_retention_days: int = _env("CALSYNC_DISCLOSURE_RETENTION_DAYS", default=2192, cast=int,
+                                          check=lambda v: 1 <= v <= 36500)
+    """How long the accounting of disclosures is kept (default six years, HIPAA's retention for it)."""
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
     region: str = _env("AWS_REGION", default="us-east-1")
     dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack

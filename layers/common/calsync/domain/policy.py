@@ -9,6 +9,8 @@ and compliance questions ("why does Dr Lee's calendar show only Busy?") have an 
    appointment beyond the policy's detail horizon is shown as a neutral title and nothing about the
    patient: no client, visit type, notes, telehealth or EHR link, no location (the practice's name only
    if the policy allows it);
+   A visit that ended more than the policy's ``past_busy_after_days`` ago is busy-only too (retention of
+   what was pushed: nothing about a past visit stays in a personal calendar for years);
 2. **destination caps** — the most revealing client display each kind of destination may get: personal
    consumer accounts (gmail.com, outlook.com, iCloud, any domain the practice does not list as covered by
    its agreements) and subscription feeds versus the practice's own managed Google Workspace domain or
@@ -94,7 +96,14 @@ class PrivacyPolicy(BaseModel):
     managed_domains: Annotated[frozenset[str], AfterValidator(_domains)] = frozenset()
     caps: dict[DestinationKind, ClientDisplay] = Field(default_factory=dict)
     detail_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    past_busy_after_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    """Retention of what was pushed: this many days after a visit ends, its event shows only busy."""
     title_template: Annotated[str | None, Field(max_length=200), AfterValidator(_template)] = None
+
+    def rules_in_force(self) -> tuple[str, ...]:
+        """The names of the rules that differ from their default (which removes nothing), sorted."""
+        return tuple(sorted(name for name, spec in type(self).model_fields.items()
+                            if getattr(self, name) != spec.get_default(call_default_factory=True)))
 
 
 NO_POLICY = PrivacyPolicy()
@@ -155,6 +164,9 @@ def _busy_reason(appointment: AppointmentChanged, policy: PrivacyPolicy, now: dt
         return "policy: the patient opted out of calendar details"
     if policy.detail_days is not None and appointment.start > now + dt.timedelta(days=policy.detail_days):
         return f"policy: details only for the next {policy.detail_days} days"
+    if (policy.past_busy_after_days is not None
+            and appointment.end + dt.timedelta(days=policy.past_busy_after_days) <= now):
+        return f"policy: past visits show only busy {policy.past_busy_after_days} days after they end"
     return None
 
 

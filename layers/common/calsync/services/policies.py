@@ -1,12 +1,15 @@
 """Practice privacy policies as a use case: read (cached briefly, the engine's ``PolicySource``), change
 (announced, and applied to everything already pushed), and explain one rendering.
 
-A change is stored, announced on the bus as ``Privacy Policy Changed``, and every integration of the
+A change is stored, recorded in the accounting of disclosures (so each patient's accounting shows which
+policy governed what was disclosed, ``calsync.domain.disclosure.policy_changed``), announced on the bus as
+``Privacy Policy Changed``, and every integration of the
 tenant gets a resync: each event already pushed is rendered again under the new policy and rewritten
 where it differs — tightening and loosening alike. The resync waits until every function's cached copy
 of the old policy has expired (:data:`CACHE_SECONDS`), so no worker still renders with it, and then runs
 in the next sweeper run. A policy with a detail horizon also gets a ``horizon`` task: as days pass, the
-appointments that come inside the horizon get their details (``calsync.services.sweeper.horizon``).
+appointments that come inside the horizon get their details, and one with a retention of past visits gets
+them rewritten busy-only on their day (``calsync.services.sweeper.horizon``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from dataclasses import dataclass
 from calsync.aws import bus
 from calsync.core.errors import CalSyncError
 from calsync.core.observability import logger
+from calsync.domain.disclosure import policy_changed
 from calsync.domain.policy import FieldDecision, PrivacyPolicy, destination_kind, restrict
 from calsync.services import recovery
-from calsync.store import appointments, integrations, policies, sweeps
+from calsync.store import appointments, disclosures, integrations, policies, sweeps
 
 DETAIL_TYPE = "Privacy Policy Changed"
 CACHE_SECONDS = 30.0
@@ -75,6 +79,7 @@ def change(tenant_id: str, policy: PrivacyPolicy, expected_version: int | None,
     if version is None:
         raise PolicyConflictError(f"the policy of {tenant_id} changed meanwhile")
     forget(tenant_id)
+    disclosures.record(policy_changed(tenant_id, version, policy.rules_in_force(), now))
     applied_from = now + dt.timedelta(seconds=2 * CACHE_SECONDS)  # every cached copy of the old one is gone
     after: str | None = None
     scheduled = 0
@@ -85,7 +90,7 @@ def change(tenant_id: str, policy: PrivacyPolicy, expected_version: int | None,
             scheduled += 1
         if after is None:
             break
-    if policy.detail_days is not None:
+    if policy.detail_days is not None or policy.past_busy_after_days is not None:
         sweeps.schedule(horizon_task(tenant_id), applied_from)
     else:
         sweeps.cancel(horizon_task(tenant_id))

@@ -127,3 +127,17 @@ def set_status(integration_id: str, status: IntegrationStatus, reason: str | Non
             return False
         raise
     return True
+
+
+def scan_page(after: str | None, limit: int, tenant_id: str | None = None) -> tuple[list[Integration], str | None]:
+    """One page of every integration (of one tenant, when given), in no particular order: at most ``limit``
+    items read, and the id to resume after (None: the walk is done). For the sweeper's passes over all
+    integrations and the operator's status table."""
+    # an integration always has an owner key; other items of the table (a practice's policy) have none
+    condition = (IntegrationItem.owner_key.startswith(f"{tenant_id}#") if tenant_id
+                 else IntegrationItem.owner_key.exists())
+    start = {"integration_id": {"S": after}} if after else None
+    with translated("Scan"):
+        items, last = one_page(IntegrationItem.scan(filter_condition=condition, last_evaluated_key=start,
+                                                    page_size=max(1, limit)), IntegrationItem)
+    return [_to_domain(item) for item in items], (last["integration_id"]["S"] if last else None)

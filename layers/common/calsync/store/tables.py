@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Eight tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Nine tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -9,6 +9,7 @@ that keys, attribute types, indexes and TTL agree.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
 * Tenants — who may speak for each tenant (the senders whose events are applied to it).
+* Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
 * PlatformIntake — booking-platform sources and their bookkeeping: delivery markers, reschedule lineage,
   held cancels, queued fetch-backs, polled exports (see ``calsync.store.platform_intake``).
 """
@@ -320,6 +321,29 @@ class TenantItem(_Bound, Model):
     senders = UnicodeSetAttribute(null=True)  # "<account> <source>", e.g. "123456789012 ehr.example"
 
 
+# -- Disclosures ----------------------------------------------------------------------------------------
+
+
+class DisclosureItem(_Bound, Model):
+    """One write of rendered content to a calendar (``calsync.domain.disclosure``). Appended with a key
+    that cannot exist yet and never changed: the functions may only put items into this table, and the
+    table's resource policy refuses every update and delete (template.yaml). Expires after the retention."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.disclosures_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#client: one patient's accounting is one Query
+    sk = UnicodeAttribute(range_key=True)  # when (UTC, ISO 8601, ms)#integration#appointment#nonce: by time
+    tenant_id = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    appointment_id = UnicodeAttribute()
+    integration_id = UnicodeAttribute()
+    destination = UnicodeAttribute()
+    fields = UnicodeSetAttribute()
+    outcome = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
 # -- Booking-platform intake ------------------------------------------------------------------------
 
 
@@ -356,7 +380,7 @@ class PlatformIntakeItem(_Bound, Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem, TenantItem, PlatformIntakeItem)
+                                       FeedEventItem, TenantItem, DisclosureItem, PlatformIntakeItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
@@ -369,6 +393,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
     TenantItem: "tenants_table",
+    DisclosureItem: "disclosures_table",
     PlatformIntakeItem: "platform_intake_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""

@@ -7,9 +7,10 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection);
-5. **the detail horizon** (``horizon``) — appointments that came inside a practice policy's detail
-   horizon get their details;
+   a new connection); and an operator's practice resync (``practice``) that was left unfinished;
+5. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
+   the last pass: those that came inside its detail horizon get their details, visits past its retention
+   line are rewritten busy-only;
 6. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
    when due;
 7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
@@ -18,7 +19,8 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered). It comes after the jobs that deliver changes no
    calendar has yet, since one pass may take a run's whole budget on a busy day;
-9. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+9. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+10. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -40,12 +42,14 @@ import time
 from calsync.core.observability import Metric, count, logger
 from calsync.services import policies, recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
 from calsync.services.sweeper.horizon import crossed_horizon
 from calsync.services.sweeper.platform_exports import poll_exports
 from calsync.services.sweeper.platform_fetches import follow_up_platforms
+from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
@@ -66,9 +70,11 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
+    work.tasks(PRACTICE_PREFIX, resync_practice)
     poll_exports(work)
     follow_up_platforms(work)
     gap_sweep(work)
+    census(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads
