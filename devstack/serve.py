@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clinicians = samples.seed(deployment)
         platforms = [] if deployment.platforms is None else platform_sources.seed(
             deployment.stack, deployment.platforms, sample_day.TENANT, sample_day.OKAFOR)
-        _say(sheet.render(deployment, clinicians, platforms))
+        _say(sheet.render(deployment, clinicians, samples.newcomer(deployment), platforms))
         while True:
             deployment.check_alive()
             time.sleep(_ALIVE_CHECK_SECONDS)

@@ -159,6 +159,12 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
             "Content-Type": sample.content_type, **headers_for("calcom", secret, raw, url=url, at=now)})
         assert booked.status_code == 200, booked.text
         eventually(lambda: len(read_calendar(caldav, user, password)) == 3, 30, "the booking in Radicale")
+
+        # the connect link opens the connect page; another one comes from the integration API with curl
+        opened = httpx.get(found.command(sheet.CONNECT_A_CALENDAR))
+        assert opened.status_code == 200 and ">Start</button>" in opened.text
+        another = json.loads(run(found.command(sheet.ANOTHER_CONNECT_LINK), env))
+        assert httpx.get(another["url"]).status_code == 200
         ports = found.ports()
     finally:
         process.send_signal(signal.SIGTERM)
