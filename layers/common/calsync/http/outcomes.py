@@ -217,18 +217,23 @@ def transport_errors(provider: str) -> Iterator[None]:
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def redirect_location(provider: str, response: httpx.Response, url: str) -> str | None:
+def redirect_location(provider: str, response: httpx.Response, url: str, *, same_origin: bool = True) -> str | None:
     """Where a redirect answer sends us, or None when the answer is not a redirect.
 
     Requests that carry credentials follow a redirect only within the same origin (scheme, host and
     port): a redirect to another host, or from https to http, is refused (``redirect_to_other_host``) so
-    the credentials never go with it. The person can enter the other server's address themselves.
+    the credentials never go with it. The person can enter the other server's address themselves. A
+    request without credentials (``same_origin=False``: a calendar export, whose URL is itself the secret)
+    may be sent elsewhere; where it may go is the caller's rule (``calsync.http.origins``).
     """
     if response.status_code not in REDIRECTS or "Location" not in response.headers:
         return None
-    target = httpx.URL(url).join(response.headers["Location"])
-    origin = httpx.URL(url)
-    if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+    try:
+        origin = httpx.URL(url)
+        target = origin.join(response.headers["Location"])
+    except httpx.InvalidURL:
+        raise ProviderRejectedError(provider, "malformed_redirect", response.status_code) from None
+    if same_origin and (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
         raise ProviderRejectedError(provider, "redirect_to_other_host", response.status_code)
     return str(target)
 

@@ -13,7 +13,7 @@ sweeper's ``platform_exports`` and ``platform_fetches`` jobs).
     source     a tenant's settings for one platform (practitioner mapping, practice, time zone)
     mapping    booking → validated ``Appointment Changed`` detail, appointment ids
     times      the platforms' ways of writing a moment
-    api        calls to a platform's API (fetch-backs) and export downloads, over ``calsync.http.guard``
+    api        calls to a platform's API (fetch-backs) and export downloads, over ``calsync.http.guarded``
                and the ``platform`` rows of ``calsync.http.outcomes``
 
 The platforms, their verification schemes and what is confirmed are listed in docs/booking-platforms.md.
