@@ -41,9 +41,9 @@ class ConnectedSource:
         return f"{base}/{self.path_secret}" if self.path_secret else base
 
 
-def store_credentials(stack: LocalStack, tenant_id: str, platform: str, value: dict[str, Any]) -> None:
-    """The source's secret, named and tagged as a deployment names and tags it."""
-    stack.put_secret(tenant_id, sources.secret_path(platform), value)
+def store_credentials(tenant_id: str, platform: str, value: dict[str, Any]) -> None:
+    """The source's secret, created (or overwritten) by calsync under the tenant's name and tag."""
+    sources.store_credentials(tenant_id, platform, value)
 
 
 def connect_source(stack: LocalStack, sim: PlatformSimulator, tenant_id: str, platform: str, *,
@@ -56,7 +56,7 @@ def connect_source(stack: LocalStack, sim: PlatformSimulator, tenant_id: str, pl
                            practice_name=PRACTICE[1], timezone=ZONE, practitioners=practitioners,
                            default_practitioner_id=default_practitioner_id, api_base_url=sim.base_url(platform),
                            options=dict(options or {})), account=ACCOUNT_ID)
-    store_credentials(stack, tenant_id, platform, {"signing_secret": signing_secret,
+    store_credentials(tenant_id, platform, {"signing_secret": signing_secret,
                                                    "api_auth": {"bearer": api_token}})
     sim.require_headers(platform, {"Authorization": f"Bearer {api_token}"})
     path_secret = sources.issue_path_secret(tenant_id, platform) if found.scheme is Scheme.SECRET_URL else None

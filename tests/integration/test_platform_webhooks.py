@@ -541,3 +541,24 @@ def test_an_unreadable_answer_from_the_platforms_api_is_counted_not_blamed_on_th
     assert (reply.status, reply.json["results"]) == (200, {"failed": 1})
     assert metrics[("PlatformFetchDead", None)] == 1
     assert drain(stack, stack_resources).received == 0
+
+
+def test_a_platform_secret_is_created_named_and_tagged_for_its_tenant_and_new_credentials_replace_it(
+        stack, stack_resources, tenant_id, platform_sim, clinician):
+    from calsync.domain import secret_names
+    from calsync.services.platforms import sources
+
+    source = hook(stack, platform_sim, tenant_id, "calcom")
+    name = sources.secret_name(tenant_id, "calcom")
+    described = stack.client("secretsmanager").describe_secret(SecretId=name)
+    assert name == f"calsync/{secret_names.segment(tenant_id)}/platforms/calcom"
+    assert {(t["Key"], t["Value"]) for t in described["Tags"]} == {("calsync-tenant", secret_names.segment(tenant_id))}
+
+    source.set_secret(signing_secret="rotated-signing-secret")  # new credentials: the same secret, a new value
+    assert sources.credentials(tenant_id, "calcom")["signing_secret"] == "rotated-signing-secret"
+    sample = load("calcom", "booking-created")
+    source.serve(sample)
+    assert post(source.request(sample)).status == 401  # signed with the old secret
+    assert post(source.request(sample, secret="rotated-signing-secret")).status == 200
+    drain(stack, stack_resources)
+    assert len(calendar(clinician)) == 1

@@ -75,7 +75,7 @@ class Hook:
         from calsync.aws import secret_store
 
         self.secret_value = {**self.secret_value, **values}
-        store_credentials(self.stack, self.tenant_id, self.platform, self.secret_value)
+        store_credentials(self.tenant_id, self.platform, self.secret_value)
         secret_store.forget()
 
     def serve(self, sample: Sample) -> None:

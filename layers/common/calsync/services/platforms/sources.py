@@ -8,10 +8,10 @@ source is.
 
 Credentials live in one secret per tenant and platform (JSON), named and tagged in the tenant's namespace
 like every calsync secret (``calsync.domain.secret_names``): ``calsync/<tenant>/platforms/<platform>``
-(:func:`secret_name`), tag ``calsync-tenant``, read through the tenant's role session
-(``calsync.aws.secret_store``). It holds ``signing_secret`` (what the platform signs with), ``api_auth``
-(fetch-backs, see ``calsync.platforms.api``) and, for export platforms, ``ics_url`` (an export URL is
-itself a credential).
+(:func:`secret_name`), tag ``calsync-tenant``, created or overwritten through the tenant's managing session
+(:func:`store_credentials`) and read through the tenant's role session (``calsync.aws.secret_store``). It
+holds ``signing_secret`` (what the platform signs with), ``api_auth`` (fetch-backs, see
+``calsync.platforms.api``) and, for export platforms, ``ics_url`` (an export URL is itself a credential).
 
 Secret URLs: :func:`issue_path_secret` returns a fresh 256-bit token — shown once, to be configured at the
 platform — and stores only its SHA-256. The previous token stays valid until :func:`retire_path_secrets`,
@@ -95,6 +95,17 @@ def credentials(tenant_id: str, platform: str) -> Mapping[str, Any]:
         if getattr(error, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
             return {}
         raise
+
+
+def store_credentials(tenant_id: str, platform: str, value: Mapping[str, Any]) -> str:
+    """Creates the source's secret, named and tagged for its tenant (``secret_store.create_named``), or gives
+    the existing one this value; returns its ARN."""
+    try:
+        return secret_store.create_named(tenant_id, secret_path(platform), dict(value))
+    except Exception as error:  # botocore's ClientError, without importing botocore at cold start
+        if getattr(error, "response", {}).get("Error", {}).get("Code") != "ResourceExistsException":
+            raise
+    return secret_store.overwrite(tenant_id, secret_name(tenant_id, platform), dict(value))
 
 
 def connect(source: Source, *, account: str, now: dt.datetime | None = None) -> None:
