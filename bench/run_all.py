@@ -11,6 +11,7 @@ BENCHMARKS = (
     ("DynamoDB and CalDAV calls per change", ["bench.per_change"]),
     ("Google and Microsoft calls per change", ["bench.provider_calls"]),
     ("ICS feed rendering and the 304 path", ["bench.feed_render"]),
+    ("booking-platform webhooks, per verified request", ["bench.platform_webhooks"]),
     ("what it costs in AWS, from measured calls per change", ["bench.costs"]),
     ("the connect page: Continue → first event, page weight", ["bench.connect"]),
     ("convergence under faults (long run)", ["bench.convergence"]),

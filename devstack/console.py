@@ -4,7 +4,8 @@
   serves it), so ``aws lambda invoke --endpoint-url <console> --function-name calsync-local-retry-sweeper
   /dev/stdout`` runs the sweeper now. An empty payload to a scheduled function becomes its schedule's event.
 - ``GET /simulators/{google|microsoft}/events?calendar=...`` (Microsoft: ``&user=...``) lists what a
-  simulated calendar holds; ``GET /simulators/{name}/requests`` the calls it received (method, path, status);
+  simulated calendar holds; ``GET /simulators/{name}/requests`` the calls it received (method, path, status),
+  for the booking platforms' simulator (``platforms``) too;
   ``POST /simulators/{name}/faults`` with ``{"status": 503, "path_contains": "/events", "times": 1}``
   switches a provider fault on (the arguments of ``Simulator.inject``).
 - ``GET /figures`` (and ``/figures.json``) shows the CloudWatch dashboard's figures computed from the local

@@ -8,7 +8,8 @@ What ``template.yaml`` deploys, built from the template itself (``devstack.bluep
 - every function, in-process (``devstack.functions``), run as deployed: each SQS mapping's function on its
   queue (``devstack.lambda_runner``), each scheduled function on its schedule (``devstack.schedule``), each
   ``HttpApi`` route on the local HTTP API (``devstack.local_api``);
-- the Google and Microsoft simulators, told the local API's webhook base URL;
+- the Google and Microsoft simulators, told the local API's webhook base URL, and the booking platforms' API
+  simulator (``devstack.sims.platforms``: fetch-backs and calendar exports);
 - a console to invoke a function now and to look into and switch the simulators (``devstack.console``).
 
     with Deployment(DeploymentPorts.pick()) as deployment:   # everything started; workers running
@@ -41,6 +42,7 @@ from devstack.ports import choose_ports, port_is_free
 from devstack.schedule import Schedule, scheduled_event
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
+from devstack.sims.platforms import PlatformSimulator
 from devstack.stack import ACCOUNT_ID, CHANGES_QUEUE, REGION, LocalStack, StackPorts, apply_env, queue_url, stack_env
 
 log = logging.getLogger("devstack")
@@ -101,6 +103,7 @@ class Deployment:
                           for logical_id, spec in self.blueprint.functions.items()}
         self.google: GoogleCalendarSimulator | None = GoogleCalendarSimulator() if simulators else None
         self.microsoft: MicrosoftGraphSimulator | None = MicrosoftGraphSimulator() if simulators else None
+        self.platforms: PlatformSimulator | None = PlatformSimulator() if simulators else None
         self.api = LocalApi(self.functions, routes=self.blueprint.routes, port=self.ports.api, region=REGION,
                             account_id=ACCOUNT_ID)
         self.console = Console(self.functions, self.simulators, port=self.ports.console,
@@ -121,6 +124,8 @@ class Deployment:
             sims["google"] = self.google
         if self.microsoft is not None:
             sims["microsoft"] = self.microsoft
+        if self.platforms is not None:
+            sims["platforms"] = self.platforms
         return sims
 
     def env(self) -> dict[str, str]:

@@ -4,7 +4,8 @@ URL and credential (``devstack.sheet``).
 Everything ``template.yaml`` deploys runs as deployed (``devstack.deployment``): the change handler on its
 queue, the retry sweeper on its schedule, the feed and webhook routes on the local HTTP API; the Google and
 Microsoft simulators run beside it, and the sample clinicians are connected to Radicale, both simulators and
-a private ICS feed. Fixed ports (DynamoDB Local 8000, moto 5055, Radicale 5232, HTTP API 3000, console 3001)
+a private ICS feed; every booking platform with webhooks is connected for the sample tenant, its API on the
+platform simulator. Fixed ports (DynamoDB Local 8000, moto 5055, Radicale 5232, HTTP API 3000, console 3001)
 keep bookmarks and shell history working; if one is taken, serve says which and stops (``--free-ports``
 picks free ones instead).
 
@@ -43,9 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
          "the local HTTP API and every function of template.yaml ...")
     try:
         deployment.start()
-        from devstack import samples, sheet  # they import calsync: after the environment is in place
+        from devstack import platform_sources, sample_day, samples, sheet  # they import calsync: after the env
 
-        _say(sheet.render(deployment, samples.seed(deployment), samples.newcomer(deployment)))
+        clinicians = samples.seed(deployment)
+        platforms = [] if deployment.platforms is None else platform_sources.seed(
+            deployment.stack, deployment.platforms, sample_day.TENANT, sample_day.OKAFOR)
+        _say(sheet.render(deployment, clinicians, samples.newcomer(deployment), platforms))
         while True:
             deployment.check_alive()
             time.sleep(_ALIVE_CHECK_SECONDS)

@@ -17,6 +17,7 @@ from typing import Any
 from devstack import sample_day
 from devstack.cfn_template import ROOT
 from devstack.deployment import Deployment
+from devstack.platform_sources import SAMPLE_STAFF, ConnectedSource
 from devstack.samples import Newcomer, SampleClinician
 from devstack.stack import FAKE_CREDENTIAL, REGION
 
@@ -61,7 +62,23 @@ def sample_change(now: dt.datetime | None = None, appointment_id: str = "apt-1")
     }
 
 
-def render(deployment: Deployment, clinicians: Sequence[SampleClinician], newcomer: Newcomer | None = None) -> str:
+def platform_lines(deployment: Deployment, platforms: Sequence[ConnectedSource]) -> list[str]:
+    """Each booking platform's webhook URL and signing secret (secret-URL platforms: the URL is the secret)."""
+    if not platforms or deployment.platforms is None:
+        return []
+    lines = ["", f"booking platforms (tenant {platforms[0].tenant_id}; staff id {SAMPLE_STAFF!r} on every platform is "
+             f"{sample_day.OKAFOR}; how each one signs: docs/booking-platforms.md):",
+             f"  platform API simulator: {deployment.platforms.url}   console: "
+             f"{deployment.console.simulator_url('platforms')}/requests"]
+    for source in platforms:
+        credential = (f"signing secret: {source.signing_secret}" if source.path_secret is None
+                      else "(a secret URL: the URL itself is the credential)")
+        lines.append(f"  {source.platform} webhook: {deployment.api.base_url}{source.path}   {credential}")
+    return lines
+
+
+def render(deployment: Deployment, clinicians: Sequence[SampleClinician], newcomer: Newcomer | None = None,
+           platforms: Sequence[ConnectedSource] = ()) -> str:
     plan = deployment.blueprint
     ports = deployment.stack.ports
     resources = deployment.stack.resources
@@ -117,6 +134,7 @@ def render(deployment: Deployment, clinicians: Sequence[SampleClinician], newcom
             lines.append(f"  Microsoft calendar: {console}/simulators/microsoft/events?user={clinician.microsoft.user}"
                          f"&calendar={clinician.microsoft.integration.calendar_id}")
         lines.append(f"  ICS feed: {clinician.feed_url}")
+    lines += platform_lines(deployment, platforms)
     identity = deployment.identity(sample_day.TENANT)
     lines += [
         "",

@@ -28,8 +28,9 @@ from devstack.deployment import Deployment, DeploymentPorts
 from devstack.stack import LocalStack, StackResources, apply_env, stack_env
 from tests.support import aws_calls
 
-# the Google and Microsoft simulators (google_sim, microsoft_sim); the simulators as the connect page's providers
-pytest_plugins = ["tests.support.simulators", "tests.support.connect"]
+# the Google and Microsoft simulators (google_sim, microsoft_sim); the simulators as the connect page's providers;
+# the booking platforms' (platform_sim)
+pytest_plugins = ["tests.support.simulators", "tests.support.connect", "tests.support.platform_simulator"]
 
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))

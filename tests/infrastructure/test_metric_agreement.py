@@ -36,6 +36,7 @@ import pytest
 from calsync.core.observability import NAMESPACE, SERVICE, Metric
 from calsync.domain.model import IntegrationStatus, Provider
 from calsync.domain.retry_policy import RETRY_REASONS
+from calsync.platforms.base import Reason
 from devstack.cfn_template import ROOT, load_template, properties, render_sub, resources_of_type
 
 TEMPLATE = load_template()
@@ -48,6 +49,7 @@ CLOSED_SETS: dict[tuple[str, str], frozenset[str]] = {
     (Metric.INTEGRATION_STATUS_CHANGED, "status"): frozenset(IntegrationStatus),
     (Metric.SYNC_LAG_SECONDS, "provider"): frozenset(Provider),
     (Metric.SYNC_RETRY_SCHEDULED, "reason"): frozenset(RETRY_REASONS),
+    (Metric.WEBHOOK_REJECTED, "reason"): frozenset(Reason),
 }
 """Which values a dimension may take, where the template names one (the code emits these and no others)."""
 _SEARCH = re.compile(r"SEARCH\(\s*'\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'\s*,\s*'(?P<stat>[^']+)'\s*,\s*\d+\s*\)")

@@ -273,7 +273,36 @@ def test_http_routes():
         ("GET", "/connect/{proxy+}", "ConnectFunction"),
         ("POST", "/connect/{proxy+}", "ConnectFunction"),
         ("ANY", "/api/{proxy+}", "IntegrationApiFunction"),
+        ("POST", "/webhooks/platforms/{platform}/{tenant}", "OnWebhookFunction"),
+        ("POST", "/webhooks/platforms/{platform}/{tenant}/{secret}", "OnWebhookFunction"),
     }
+
+
+def test_every_route_of_the_webhook_routers_is_a_route_of_the_template():
+    """on_webhook's Router modules answer exactly the template's booking-platform routes (and nothing the HTTP
+    API would never send them)."""
+    import importlib
+    import re
+
+    from functions.on_webhook.app import ROUTERS
+
+    served = {(method, re.sub(r"<(\w+)>", r"{\1}", rule))
+              for name in ROUTERS
+              for rule, methods, *_ in importlib.import_module(f"functions.on_webhook.{name}").router._routes
+              for method in methods}
+    routed = {(method, path) for method, path, function_id in http_routes() if function_id == "OnWebhookFunction"}
+    assert served <= routed
+    assert {route for route in routed if route[1].startswith("/webhooks/platforms/")} == served
+
+
+def test_booking_platform_events_are_published_under_a_source_the_rule_routes():
+    from calsync.services.platforms.publishing import event_source
+
+    pattern = properties(TEMPLATE, "ChangesRule")["EventPattern"]
+    assert any(event_source("calendly").startswith(p["prefix"]) for p in pattern["source"])
+    for function_id in ("OnWebhookFunction", "RetrySweeperFunction"):
+        (allowed,) = [s for s in statements(function_id) if s.get("Sid") == "PublishPlatformChanges"]
+        assert allowed["Condition"] == {"StringLike": {"events:source": event_source("*")}}
 
 
 def test_only_the_integration_api_takes_iam_signed_calls_and_it_takes_nothing_else():
@@ -365,12 +394,13 @@ def test_functions_reach_secrets_only_through_the_tenant_secrets_role():
                 if action.startswith("secretsmanager:"):  # only the deployment's OAuth clients, read-only
                     assert action == "secretsmanager:GetSecretValue", function_id
                     assert statement["Resource"]["Fn::Sub"].endswith(":secret:calsync/_deployment/oauth/*")
-    syncing = {"OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction"}
+    readers = {"OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction",
+               "OnWebhookFunction"}  # provider credentials; the webhook worker: booking platforms' signing secrets
     for function_id in FUNCTIONS:
         environment = function_environment(TEMPLATE, function_id)
         role = environment.get("CALSYNC_TENANT_SECRETS_ROLE_ARN")
         manager = environment.get("CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN")
-        assert role == ({"Fn::GetAtt": ["TenantSecretsRole", "Arn"]} if function_id in syncing else None), function_id
+        assert role == ({"Fn::GetAtt": ["TenantSecretsRole", "Arn"]} if function_id in readers else None), function_id
         managing = function_id in ("ConnectFunction", "IntegrationApiFunction")
         assert manager == ({"Fn::GetAtt": ["TenantSecretsManagerRole", "Arn"]} if managing else None), function_id
 

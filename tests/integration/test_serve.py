@@ -3,12 +3,14 @@
 ``python -m devstack.serve`` runs as a separate process (as ``make serve`` runs it). From its sheet alone: a
 change sent with the AWS CLI appears in Radicale, in both simulators and in the feed fetched with curl; the
 feed URL subscribed with vdirsyncer syncs; a fault switched on in the Google simulator leaves a retry that
-the running sweeper completes; the sweeper runs on demand. A second start on the same ports says so; SIGTERM
+the running sweeper completes; the sweeper runs on demand; a booking platform's webhook, signed with the
+sheet's secret, reaches Radicale. A second start on the same ports says so; SIGTERM
 leaves nothing listening and no temp folder behind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -24,8 +26,11 @@ import httpx
 
 from devstack import sheet
 from devstack.calendar_reader import read_calendar
+from devstack.platform_sources import SAMPLE_STAFF
 from devstack.ports import port_is_free
 from tests.integration.test_feed_subscriber import Subscriber
+from tests.support.platform_samples import load
+from tests.support.platform_signing import headers_for, stamp_body
 
 ROOT = Path(__file__).resolve().parents[2]
 SHEET_END = "Ctrl-C (or SIGTERM) stops everything"
@@ -66,6 +71,11 @@ class Sheet:
             if line.strip().startswith(f"{label}: "):
                 return line.strip()[len(label) + 2:].split("   ")[0]
         raise AssertionError(f"the sheet has no {label!r}")
+
+    def field(self, label: str, name: str) -> str:
+        """``name: value`` further along the line that starts with ``label: ``."""
+        line = next(line.strip() for line in self.lines if line.strip().startswith(f"{label}: "))
+        return line.split(f"{name}: ", 1)[1].split("   ")[0]
 
     def command(self, heading: str) -> str:
         return self.lines[self.lines.index(heading) + 1].strip()
@@ -110,8 +120,9 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
         eventually(lambda: len(read_calendar(caldav, user, password)) == 1, 30, "the event in Radicale")
         eventually(lambda: len(httpx.get(google).json()) == 1, 30, "the event in the Google simulator")
         eventually(lambda: len(httpx.get(microsoft).json()) == 1, 30, "the event in the Microsoft simulator")
-        feed = run(found.command(sheet.FETCH_A_FEED), env)
-        assert feed.count("BEGIN:VEVENT") == 1 and "A-1001" in feed
+        feed = eventually(lambda: (text := run(found.command(sheet.FETCH_A_FEED), env)).count("BEGIN:VEVENT") == 1
+                          and text, 30, "the event in the feed")  # the handler may still be writing it
+        assert "A-1001" in feed
 
         # the dashboard's figures page counts the change; the operator CLI from the sheet sees the clinicians
         figures = httpx.get(found.value("dashboard figures") + ".json").json()
@@ -136,6 +147,18 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
 
         # the sweeper also runs on demand
         assert '"retried"' in run(found.command(sheet.RUN_THE_SWEEPER), env)
+
+        # a Cal.com booking for the sheet's staff id, signed with the sheet's secret, reaches Radicale
+        url, secret = found.value("calcom webhook"), found.field("calcom webhook", "signing secret")
+        sample = load("calcom", "booking-created")
+        now = dt.datetime.now(dt.UTC)
+        body = stamp_body("calcom", sample.body, now)
+        body["payload"]["organizer"]["id"] = SAMPLE_STAFF
+        raw = sample.with_body(body).raw
+        booked = httpx.post(url, content=raw, timeout=30, headers={
+            "Content-Type": sample.content_type, **headers_for("calcom", secret, raw, url=url, at=now)})
+        assert booked.status_code == 200, booked.text
+        eventually(lambda: len(read_calendar(caldav, user, password)) == 3, 30, "the booking in Radicale")
 
         # the connect link opens the connect page; another one comes from the integration API with curl
         opened = httpx.get(found.command(sheet.CONNECT_A_CALENDAR))

@@ -56,6 +56,10 @@ _SYNC = _FEED_WRITES | {
     ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
     ("managed:AWSLambdaBasicExecutionRole", "*"),
 }
+_PLATFORM_INTAKE = {  # booking-platform sources and their bookkeeping (calsync.store.platform_intake)
+    ("dynamodb:GetItem", "PlatformIntakeTable"), ("dynamodb:PutItem", "PlatformIntakeTable"),
+    ("dynamodb:UpdateItem", "PlatformIntakeTable"), ("dynamodb:DeleteItem", "PlatformIntakeTable"),
+}
 DECLARED: dict[str, set[tuple[str, str]]] = {
     "OnAppointmentChangeFunctionRole": _SYNC | {
         ("dynamodb:UpdateItem", "AppointmentsTable"), ("dynamodb:GetItem", "TenantsTable"),
@@ -75,6 +79,8 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:GetItem", "LedgerTable"), ("dynamodb:BatchGetItem", "LedgerTable"),
         ("dynamodb:DeleteItem", "LedgerTable"), ("dynamodb:Query", "LedgerTable"),
         ("dynamodb:Query", "LedgerTable/index/due"),
+        *_PLATFORM_INTAKE, ("dynamodb:Query", "PlatformIntakeTable"),
+        ("dynamodb:Query", "PlatformIntakeTable/index/due"),
     },
     "FeedFunctionRole": {
         ("dynamodb:UpdateItem", "FeedTokensTable"), ("dynamodb:GetItem", "FeedTokensTable"),
@@ -82,7 +88,11 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "FeedEventsTable/index/by_start"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
     },
-    "OnWebhookFunctionRole": {("managed:AWSLambdaBasicExecutionRole", "*")},
+    "OnWebhookFunctionRole": _PLATFORM_INTAKE | {
+        ("dynamodb:GetItem", "AppointmentsTable"), ("events:PutEvents", "EventBus"),
+        ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+        ("managed:AWSLambdaBasicExecutionRole", "*"),
+    },
     "TenantSecretsRole": {
         ("secretsmanager:GetSecretValue", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
         ("secretsmanager:PutSecretValue", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
@@ -93,6 +103,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("sts:AssumeRole", "RetrySweeperFunctionRole"), ("sts:TagSession", "RetrySweeperFunctionRole"),
         ("sts:AssumeRole", "ConnectFunctionRole"), ("sts:TagSession", "ConnectFunctionRole"),
         ("sts:AssumeRole", "IntegrationApiFunctionRole"), ("sts:TagSession", "IntegrationApiFunctionRole"),
+        ("sts:AssumeRole", "OnWebhookFunctionRole"), ("sts:TagSession", "OnWebhookFunctionRole"),
     },
     "ConnectFunctionRole": {
         ("dynamodb:GetItem", "ConnectLinksTable"), ("dynamodb:UpdateItem", "ConnectLinksTable"),

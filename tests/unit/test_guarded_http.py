@@ -17,8 +17,9 @@ from calsync.providers.caldav_discovery import same_site
 
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "127.8.9.1", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "fd00:ec2::254",
-    "100.64.0.1", "0.0.0.0", "::",  # noqa: S104 - addresses to refuse, not to bind "224.0.0.1", "240.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-    "fe80::1", "fc00::1", "198.18.0.1",
+    "100.64.0.1", "0.0.0.0", "::",  # noqa: S104 - addresses to refuse, not to bind
+    "224.0.0.1", "240.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+    "fe80::1", "fc00::1", "198.18.0.1", "169.254.170.2", "172.31.255.1", "ff02::1",
 ])
 def test_private_loopback_link_local_and_metadata_addresses_are_refused(address):
     assert not allowed_address(ipaddress.ip_address(address), allow_loopback=False)
@@ -38,6 +39,13 @@ def test_local_development_allows_loopback_and_nothing_else_more():
         checked_address("10.0.0.1", 5232, allow_loopback=True)
     with pytest.raises(ForbiddenAddressError):
         checked_address("localhost", 5232, allow_loopback=False)  # a name resolving to loopback
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "fd00:ec2::254", "169.254.170.2", "::ffff:169.254.169.254"])
+def test_the_metadata_addresses_are_refused_even_in_local_development(address):
+    assert not allowed_address(ipaddress.ip_address(address), allow_loopback=True)
+    with pytest.raises(ForbiddenAddressError):
+        checked_address(address, 80, allow_loopback=True)
 
 
 def test_the_check_happens_at_the_connection():

@@ -22,13 +22,14 @@ def _client() -> EventBridgeClient:
     return boto3.client("events")
 
 
-def publish(detail_type: str, detail: dict[str, Any]) -> None:
-    """Puts one event on the calsync bus; a no-op when no bus is configured."""
+def publish(detail_type: str, detail: dict[str, Any], *, source: str = SOURCE) -> None:
+    """Puts one event on the calsync bus under ``source`` (calsync's own by default); a no-op when no bus is
+    configured."""
     bus = get_settings().event_bus_name
     if not bus:
         return
     response = _client().put_events(
-        Entries=[{"EventBusName": bus, "Source": SOURCE, "DetailType": detail_type,
+        Entries=[{"EventBusName": bus, "Source": source, "DetailType": detail_type,
                   "Detail": json.dumps(detail, sort_keys=True, default=str)}]
     )
     if response.get("FailedEntryCount"):

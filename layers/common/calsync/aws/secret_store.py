@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from calsync.aws import tenant_session
@@ -116,12 +117,26 @@ RETIRED_STAGE = "CALSYNC_RETIRED"
 def create(tenant_id: str, integration_id: str, value: dict[str, Any]) -> str:
     """A new integration secret under the tenant's name (``calsync/<tenant>/integrations/<id>``), tagged
     with its tenant and integration, through the tenant's managing session; returns its ARN."""
-    name = secret_names.name(tenant_id, f"integrations/{integration_id}")
+    return create_named(tenant_id, f"integrations/{integration_id}", value, {INTEGRATION_TAG: integration_id})
+
+
+def create_named(tenant_id: str, path: str, value: dict[str, Any], tags: Mapping[str, str] | None = None) -> str:
+    """A new secret of the tenant, ``calsync/<tenant>/<path>``, tagged with its tenant (and ``tags``), through
+    the tenant's managing session; returns its ARN. The one way calsync creates a tenant's secret."""
+    name = secret_names.name(tenant_id, path)
     client = client_for(tenant_id, name, manage=True)
-    response = client.create_secret(
-        Name=name, SecretString=json.dumps(value, sort_keys=True),
-        Tags=[{"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)},
-              {"Key": INTEGRATION_TAG, "Value": integration_id}])
+    every = {secret_names.TAG_KEY: secret_names.segment(tenant_id), **(tags or {})}
+    response = client.create_secret(Name=name, SecretString=json.dumps(value, sort_keys=True),
+                                     Tags=[{"Key": key, "Value": tag} for key, tag in every.items()])
+    return str(response["ARN"])
+
+
+def overwrite(tenant_id: str, secret_ref: str, value: dict[str, Any]) -> str:
+    """A new current value for one of the tenant's secrets, through the tenant's managing session (a
+    reconnect; new credentials for a booking platform); returns its ARN."""
+    client = client_for(tenant_id, secret_ref, manage=True)
+    response = client.put_secret_value(SecretId=secret_ref, SecretString=json.dumps(value, sort_keys=True))
+    forget(secret_ref)
     return str(response["ARN"])
 
 

@@ -36,6 +36,7 @@ OUTPUTS: dict[str, str] = {
     "FeedEventsTableName": "CALSYNC_FEED_EVENTS_TABLE",
     "DisclosuresTableName": "CALSYNC_DISCLOSURES_TABLE",
     "TenantsTableName": "CALSYNC_TENANTS_TABLE",
+    "PlatformIntakeTableName": "CALSYNC_PLATFORM_INTAKE_TABLE",
     "TenantSecretsRoleArn": "CALSYNC_TENANT_SECRETS_ROLE_ARN",
     "TenantSecretsManagerRoleArn": "CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN",
     "GoogleOAuthAppSecretName": "CALSYNC_GOOGLE_OAUTH_APP_SECRET",

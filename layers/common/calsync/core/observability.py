@@ -73,6 +73,16 @@ class Metric:
     INTEGRATIONS = "Integrations"  # the census: integrations by status, counted by the sweeper every 15 minutes
     DISCLOSURE_RECORDED = "DisclosureRecorded"  # an audit record of content written to a calendar
     PAST_EVENT_NEUTRALISED = "PastEventNeutralised"  # a past visit rewritten busy-only by the tenant's policy
+    WEBHOOK_ACCEPTED = "WebhookAccepted"
+    WEBHOOK_REJECTED = "WebhookRejected"  # dimension reason: calsync.platforms.base.Reason
+    WEBHOOK_FAILED = "WebhookFailed"  # calsync's own trouble (DynamoDB, the bus): answered 503, the platform retries
+    PLATFORM_CHANGE_PUBLISHED = "PlatformChangePublished"
+    PLATFORM_CHANGE_UNMAPPED = "PlatformChangeUnmapped"  # no practitioner configured for the platform's staff id
+    PLATFORM_RESCHEDULE_HELD = "PlatformRescheduleHeld"
+    PLATFORM_FETCH_DEFERRED = "PlatformFetchDeferred"  # the platform's API failed for now: retried by the sweeper
+    PLATFORM_FETCH_DEAD = "PlatformFetchDead"
+    PLATFORM_EXPORT_POLLED = "PlatformExportPolled"
+    PLATFORM_EXPORT_FAILED = "PlatformExportFailed"
 
 
 def count(name: str, value: float = 1) -> None:

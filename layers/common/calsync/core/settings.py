@@ -85,6 +85,7 @@ class Settings:
     feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
     tenants_table: str = _env("CALSYNC_TENANTS_TABLE", required=True, check=_name)
+    platform_intake_table: str = _env("CALSYNC_PLATFORM_INTAKE_TABLE", required=True, check=_name)
     disclosures_table: str = _env("CALSYNC_DISCLOSURES_TABLE", required=True, check=_name)
     disclosure_retention_days: int = _env("CALSYNC_DISCLOSURE_RETENTION_DAYS", default=2192, cast=int,
                                           check=lambda v: 1 <= v <= 36500)

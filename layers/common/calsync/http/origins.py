@@ -1,4 +1,5 @@
-"""Where credentials may be sent: the one rule for every user-supplied server (CalDAV today).
+"""Where credentials may be sent: the one rule for every user-supplied server (a CalDAV server, a booking
+platform's API host; a calendar export, whose URL is itself the credential).
 
 Basic credentials (a CalDAV app-specific password) travel only over https — in local development also
 plain http to a loopback address — and never follow a redirect to another origin (scheme, host, port):
@@ -21,8 +22,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 def may_carry_credentials(url: str, *, local_development: bool) -> bool:
     """An https URL with a host; in local development also an http URL on a loopback address."""
-    parts = urlsplit(url)
-    if not parts.hostname or parts.username or parts.password:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        return False
+    if not parts.hostname or parts.username is not None or parts.password is not None:
         return False
     if parts.scheme == "https":
         return True

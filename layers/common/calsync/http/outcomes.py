@@ -102,6 +102,7 @@ class Answer(StrEnum):
     MISSING = "missing"    # the resource is not (or no longer) there
     STALE = "stale"        # a precondition (etag) failed: re-read, then re-apply
     TAKEN = "taken"        # the identifier we chose exists already (our earlier attempt, or a revival)
+    UNCHANGED = "unchanged"  # a conditional GET: nothing new since the validators we sent (304)
 
 
 ANSWERS: dict[str, dict[int, Answer]] = {
@@ -119,8 +120,12 @@ ANSWERS: dict[str, dict[int, Answer]] = {
     "microsoft:create_calendar": {409: Answer.TAKEN},   # a calendar of that name exists: find it instead
     "google:revoke": {400: Answer.MISSING},             # RFC 7009 invalid_token: unknown or revoked already
     "caldav:probe_delete": {404: Answer.MISSING},
+    # booking platforms (calsync.platforms), one family whatever the platform: their API and their exports
+    "platform:fetch": {404: Answer.MISSING, 410: Answer.MISSING},  # the platform has no such booking
+    "platform:export": {304: Answer.UNCHANGED},        # If-None-Match / If-Modified-Since met
 }
-"""Per ``provider:operation``: the statuses that are branches of the protocol, not failures."""
+"""Per ``provider:operation`` (or ``family:operation``): the statuses that are branches of the protocol, not
+failures."""
 
 
 @dataclass(frozen=True)
@@ -168,12 +173,13 @@ def error_for(provider: str, response: httpx.Response, operation: str | None = N
     return ProviderRejectedError(provider, reason, status)  # 1xx/3xx: nothing we asked for
 
 
-def answer(provider: str, operation: str, response: httpx.Response) -> Answer:
-    """The answer to ``provider:operation``; raises the calsync error when the answer is a failure."""
+def answer(provider: str, operation: str, response: httpx.Response, *, family: str | None = None) -> Answer:
+    """The answer to ``provider:operation``; raises the calsync error (naming ``provider``) when the answer
+    is a failure. ``family`` picks the rows of a family of providers that share them (``platform``)."""
     status = response.status_code
     if 200 <= status < 300:
         return Answer.DONE
-    expected = ANSWERS.get(f"{provider}:{operation}", {}).get(status)
+    expected = ANSWERS.get(f"{family or provider}:{operation}", {}).get(status)
     if expected is not None:
         return expected
     raise error_for(provider, response, operation)
@@ -211,18 +217,23 @@ def transport_errors(provider: str) -> Iterator[None]:
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def redirect_location(provider: str, response: httpx.Response, url: str) -> str | None:
+def redirect_location(provider: str, response: httpx.Response, url: str, *, same_origin: bool = True) -> str | None:
     """Where a redirect answer sends us, or None when the answer is not a redirect.
 
     Requests that carry credentials follow a redirect only within the same origin (scheme, host and
     port): a redirect to another host, or from https to http, is refused (``redirect_to_other_host``) so
-    the credentials never go with it. The person can enter the other server's address themselves.
+    the credentials never go with it. The person can enter the other server's address themselves. A
+    request without credentials (``same_origin=False``: a calendar export, whose URL is itself the secret)
+    may be sent elsewhere; where it may go is the caller's rule (``calsync.http.origins``).
     """
     if response.status_code not in REDIRECTS or "Location" not in response.headers:
         return None
-    target = httpx.URL(url).join(response.headers["Location"])
-    origin = httpx.URL(url)
-    if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+    try:
+        origin = httpx.URL(url)
+        target = origin.join(response.headers["Location"])
+    except httpx.InvalidURL:
+        raise ProviderRejectedError(provider, "malformed_redirect", response.status_code) from None
+    if same_origin and (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
         raise ProviderRejectedError(provider, "redirect_to_other_host", response.status_code)
     return str(target)
 

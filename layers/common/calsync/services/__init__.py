@@ -9,4 +9,5 @@
     recovery    how an integration's health moves as syncs succeed and fail
     lifecycle   connect, pause, resume, disconnect, reconnect, update
     feeds       creating feeds and issuing, rotating and revoking their URLs
+    platforms   booking platforms as appointment sources: webhook intake, fetch-backs, polled exports
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pynamodb.exceptions import PynamoDBException
@@ -26,3 +26,16 @@ def translated(operation: str) -> Iterator[None]:
             raise
         code = getattr(error, "cause_response_code", None) or type(error).__name__
         raise StoreError(f"DynamoDB {operation} failed: {code}") from None
+
+
+def conditional(operation: str, write: Callable[[], object]) -> bool:
+    """Runs a conditional write; False when its condition did not hold (another caller got there first),
+    :class:`StoreError` for anything else."""
+    try:
+        with translated(operation):
+            write()
+    except PynamoDBException as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

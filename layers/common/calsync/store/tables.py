@@ -10,6 +10,8 @@ that keys, attribute types, indexes and TTL agree.
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
 * Tenants — who may speak for each tenant (the senders whose events are applied to it).
 * Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
+* PlatformIntake — booking-platform sources and their bookkeeping: delivery markers, reschedule lineage,
+  held cancels, queued fetch-backs, polled exports (see ``calsync.store.platform_intake``).
 * ConnectLinks, OAuthStates — the connect page: single-use connect links (and the browser session each
   one opens), and the one-time OAuth ``state`` with its PKCE verifier; both keyed by a SHA-256, both
   expiring (TTL, and checked on every read: DynamoDB deletes expired items only eventually).
@@ -381,9 +383,44 @@ class OAuthStateItem(_Bound, Model):
     expires_at = TTLAttribute()
 
 
+# -- Booking-platform intake ------------------------------------------------------------------------
+
+
+class IntakeDueIndex(GlobalSecondaryIndex["PlatformIntakeItem"]):
+    """Sparse: only polled sources, held cancels and pending fetch-backs carry ``due_bucket``."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
+class PlatformIntakeItem(_Bound, Model):
+    """A booking-platform source's settings and bookkeeping (``calsync.store.platform_intake`` lists the
+    kinds of item)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.platform_intake_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#platform
+    sk = UnicodeAttribute(range_key=True)  # kind, or kind#name
+    body = UnicodeAttribute(null=True)  # JSON
+    digest = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)  # deliveries: claimed | done
+    lease_until = NumberAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    due_bucket = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    due = IntakeDueIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem, TenantItem, DisclosureItem, ConnectLinkItem,
-                                       OAuthStateItem)
+                                       FeedEventItem, TenantItem, DisclosureItem, PlatformIntakeItem,
+                                       ConnectLinkItem, OAuthStateItem)
 
 TABLE_SETTINGS: dict[type[Model], str] = {
     AppointmentItem: "appointments_table",
@@ -396,6 +433,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedEventItem: "feed_events_table",
     TenantItem: "tenants_table",
     DisclosureItem: "disclosures_table",
+    PlatformIntakeItem: "platform_intake_table",
     ConnectLinkItem: "connect_links_table",
     OAuthStateItem: "oauth_states_table",
 }

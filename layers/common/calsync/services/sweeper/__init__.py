@@ -8,14 +8,19 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
    a new connection); and an operator's practice resync (``practice``) that was left unfinished;
-5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
-   integration's ledger; those behind are synced (a missed event, a crash between the provider write
-   and the ledger write, an integration that recovered);
-6. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
+5. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
    the last pass: those that came inside its detail horizon get their details, visits past its retention
    line are rewritten busy-only;
-7. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
-8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+6. **booking-platform exports** (``platform_exports``) — calendar exports of platforms without webhooks, polled
+   when due;
+7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
+   reschedule holds whose new booking never came;
+8. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
+   integration's ledger; those behind are synced (a missed event, a crash between the provider write
+   and the ledger write, an integration that recovered). It comes after the jobs that deliver changes no
+   calendar has yet, since one pass may take a run's whole budget on a busy day;
+9. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+10. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -42,6 +47,8 @@ from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
 from calsync.services.sweeper.horizon import crossed_horizon
+from calsync.services.sweeper.platform_exports import poll_exports
+from calsync.services.sweeper.platform_fetches import follow_up_platforms
 from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
@@ -64,6 +71,8 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
     work.tasks(PRACTICE_PREFIX, resync_practice)
+    poll_exports(work)
+    follow_up_platforms(work)
     gap_sweep(work)
     census(work)
     renew(work)

@@ -1,4 +1,4 @@
-"""Job 7, the census: how many integrations are in each status, counted every :data:`CENSUS_INTERVAL`
+"""Job 9, the census: how many integrations are in each status, counted every :data:`CENSUS_INTERVAL`
 and emitted as the level ``Integrations`` by ``status`` (the dashboard's "integrations by status").
 
 A pass walks every integration (a paged Scan of the Integrations table, counted against the run's read

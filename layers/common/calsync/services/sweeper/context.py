@@ -1,8 +1,9 @@
 """One sweeper run: its budget, its report, its cache of integrations, and the two things every job
 does — sync one item through the engine, and run a stored task with a lease and a cursor.
 
-Jobs (``due``, ``probes``, ``replay``, ``resync``, ``gap``, ``retention``, ``census``, ``renewal``) are
-functions of a :class:`Run`; ``calsync.services.sweeper`` runs them in order.
+Jobs (``due``, ``probes``, ``replay``, ``resync``, ``practice``, ``horizon``, ``platform_exports``,
+``platform_fetches``, ``gap``, ``census``, ``renewal``) are functions of a :class:`Run`;
+``calsync.services.sweeper`` runs them in order.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class SweepReport:
     gap_repaired: int = 0
     renewed: int = 0
     neutralised: int = 0
+    exports_polled: int = 0  # booking-platform calendar exports
+    platform_follow_ups: int = 0  # queued booking-platform fetch-backs and reschedule holds
     retired: int = 0
     busy: int = 0
     errors: int = 0
@@ -100,9 +103,9 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         return {"retried": self.retried, "probed": self.probed, "replayed": self.replayed,
                 "resynced": self.resynced, "gap_examined": self.gap_examined, "gap_repaired": self.gap_repaired,
-                "renewed": self.renewed, "neutralised": self.neutralised, "retired": self.retired,
-                "busy": self.busy, "errors": self.errors,
-                "reads": self.reads, "syncs": self.syncs, "cut_short": self.cut_short,
+                "renewed": self.renewed, "neutralised": self.neutralised, "exports_polled": self.exports_polled,
+                "platform_follow_ups": self.platform_follow_ups, "retired": self.retired, "busy": self.busy,
+                "errors": self.errors, "reads": self.reads, "syncs": self.syncs, "cut_short": self.cut_short,
                 "outcomes": dict(self.outcomes)}
 
 

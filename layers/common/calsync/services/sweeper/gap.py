@@ -1,4 +1,4 @@
-"""Job 5, the gap sweep: every appointment whose change arrived in the last 24 hours is compared with
+"""Job 8, the gap sweep: every appointment whose change arrived in the last 24 hours is compared with
 each integration's ledger, and those behind are synced — a missed event, a crash between the provider
 write and the ledger write, an integration that recovered.
 

@@ -1,4 +1,4 @@
-"""Job 6, a practice policy's time boundaries. Two of its rules depend on the date, so calendars must be
+"""Job 5, a practice policy's time boundaries. Two of its rules depend on the date, so calendars must be
 rewritten as days pass, not only when something changes:
 
 * the **detail horizon** (``PrivacyPolicy.detail_days``): full details only for the next N days, busy-only
