@@ -119,8 +119,9 @@ class Deployment:
         return sims
 
     def env(self) -> dict[str, str]:
-        """The functions' environment: the stack's, with feed URLs on the local API."""
-        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url}
+        """The functions' environment: the stack's, with feed URLs and push channels' webhooks on the local API."""
+        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url,
+                "CALSYNC_WEBHOOK_BASE_URL": f"{self.api.base_url}/webhooks"}
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

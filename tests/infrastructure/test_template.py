@@ -123,9 +123,9 @@ def test_globals_set_runtime_logs_and_powertools():
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
 
 
-def test_the_four_functions_exist():
+def test_the_functions_exist():
     assert set(FUNCTIONS) == {"OnAppointmentChangeFunction", "OnWebhookFunction", "RetrySweeperFunction",
-                              "FeedFunction"}
+                              "FeedFunction", "PullWorkerFunction", "AvailabilityFunction"}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -158,12 +158,15 @@ def test_functions_get_every_required_setting():
 
 
 def test_functions_that_publish_or_park_know_where():
+    """A function may publish only on the bus it is told about, and send only to queues it is told about."""
     for function_id in FUNCTIONS:
         variables = function_environment(TEMPLATE, function_id)
         if "events:PutEvents" in allowed_actions(function_id):
             assert ref_target(variables.get("CALSYNC_EVENT_BUS_NAME")) == "EventBus", function_id
-        if "sqs:SendMessage" in allowed_actions(function_id):
-            assert ref_target(variables.get("CALSYNC_DEAD_LETTER_QUEUE_URL")) in dead_letter_queues(), function_id
+        named = {ref_target(value) for name, value in variables.items() if name.endswith("_QUEUE_URL")}
+        for statement in statements(function_id):
+            if "sqs:SendMessage" in as_list(statement["Action"]):
+                assert {ref_target(r) for r in as_list(statement["Resource"])} <= named, function_id
 
 
 def test_layer_is_built_by_makefile_for_arm64():
@@ -179,9 +182,9 @@ def test_layer_is_built_by_makefile_for_arm64():
 # -- change pipeline ---------------------------------------------------------------------------------------
 
 
-def test_change_queue_has_exactly_one_consumer():
-    consumers = [(function_id, queue) for function_id, queue, _ in SQS_MAPPINGS]
-    assert consumers == [("OnAppointmentChangeFunction", "ChangesQueue")]
+def test_each_work_queue_has_exactly_one_consumer():
+    consumers = sorted((function_id, queue) for function_id, queue, _ in SQS_MAPPINGS)
+    assert consumers == [("OnAppointmentChangeFunction", "ChangesQueue"), ("PullWorkerFunction", "PullQueue")]
 
 
 @pytest.mark.parametrize(("function_id", "queue", "mapping"), SQS_MAPPINGS, ids=SQS_MAPPING_IDS)
@@ -216,8 +219,8 @@ def test_queue_has_a_dead_letter_queue_or_is_one(queue):
         assert redrive["maxReceiveCount"] == 5
 
 
-def test_both_dead_letter_queues_exist():
-    assert dead_letter_queues() == {"ChangesDeadLetterQueue", "ChangesRuleDeadLetterQueue"}
+def test_the_dead_letter_queues_exist():
+    assert dead_letter_queues() == {"ChangesDeadLetterQueue", "ChangesRuleDeadLetterQueue", "PullDeadLetterQueue"}
 
 
 def test_bus_rule_routes_ehr_changes_with_retries_and_a_dead_letter_queue():
@@ -268,7 +271,16 @@ def test_http_routes():
         ("GET", "/feeds/{file}", "FeedFunction"),
         ("HEAD", "/feeds/{file}", "FeedFunction"),
         ("POST", "/webhooks/{provider}", "OnWebhookFunction"),
+        ("GET", "/tenants/{tenant_id}/practitioners/{practitioner_id}/busy", "AvailabilityFunction"),
     }
+
+
+def test_availability_is_iam_authorised_and_reads_one_index():
+    (event,) = properties(TEMPLATE, "AvailabilityFunction")["Events"].values()
+    assert event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"}
+    (api_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi")
+    assert properties(TEMPLATE, api_id)["Auth"]["EnableIamAuthorizer"] is True
+    assert allowed_actions("AvailabilityFunction") == {"dynamodb:Query"}
 
 
 def test_http_api_is_throttled_and_logs_no_paths():

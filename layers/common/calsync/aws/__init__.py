@@ -1,2 +1,3 @@
 """AWS services other than DynamoDB: ``bus`` (events calsync publishes), ``dead_letter`` (poison messages
-with their reason), ``secret_store`` (Secrets Manager reads, cached in memory). boto3 is imported lazily."""
+with their reason), ``jobs`` (work queued for another function: pull jobs), ``secret_store`` (Secrets Manager
+reads, cached in memory). boto3 is imported lazily."""

@@ -51,6 +51,11 @@ class Direction(StrEnum):
     def pushes(self) -> bool:
         return self in (Direction.PUSH, Direction.TWO_WAY)
 
+    @property
+    def pulls(self) -> bool:
+        """Reads the clinician's calendars back: their busy time, and (two-way) edits of calsync's events."""
+        return self in (Direction.PULL, Direction.TWO_WAY)
+
 
 class IntegrationStatus(StrEnum):
     PENDING = "pending"
@@ -58,6 +63,24 @@ class IntegrationStatus(StrEnum):
     PAUSED = "paused"
     ERROR = "error"
     DISCONNECTED = "disconnected"
+
+
+class AllDayPolicy(StrEnum):
+    """Whether an all-day event on a watched calendar blocks the clinician's time in the EHR."""
+
+    AS_MARKED = "as_marked"  # only when the event is marked busy (Google and Outlook mark new all-day events free)
+    ALWAYS = "always"        # every all-day event blocks its days, whatever it is marked
+    NEVER = "never"          # all-day events never block (holidays, birthdays, reminders)
+
+
+class BusySharing(BaseModel):
+    """What of a clinician's own events may leave their calendar as busy time. Default: nothing but start,
+    end, busy status and an opaque reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    titles: bool = False
+    attendees: bool = False
 
 
 class SyncWindow(BaseModel):
@@ -98,6 +121,13 @@ class Integration(BaseModel):
     last_error: str | None = None
     secret_ref: str | None = Field(default=None, description="Secrets Manager ARN or name holding credentials")
     options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings")
+    watch_calendars: tuple[str, ...] = Field(
+        default=(), description="Pull and two-way: further calendars whose events count as busy (a personal "
+        "calendar besides the one calsync writes to); pull-only integrations read only these when given")
+    all_day_busy: AllDayPolicy = AllDayPolicy.AS_MARKED
+    busy_sharing: BusySharing = BusySharing()
+    poll_minutes: int = Field(default=5, ge=1, le=15,
+                              description="CalDAV (no push): how often its calendars are read; at most 15")
 
     def subscribes_to(self, practitioner_id: str, practice_id: str, location_name: str | None) -> bool:
         """Whether an appointment with these attributes belongs on this integration's calendar."""
@@ -121,3 +151,19 @@ class Integration(BaseModel):
     @property
     def accepts_pushes(self) -> bool:
         return self.direction.pushes and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)
+
+    @property
+    def watching(self) -> bool:
+        """Whether calsync reads this integration's calendars back now (pull or two-way, not paused,
+        disconnected or in ``error``)."""
+        return self.direction.pulls and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """The calendars a pull reads: two-way always includes the one calsync writes to (so a clinician's
+        edit of calsync's events is noticed); pull-only reads ``watch_calendars``, or that one calendar."""
+        if not self.direction.pulls:
+            return ()
+        if self.direction is Direction.TWO_WAY or not self.watch_calendars:
+            return tuple(dict.fromkeys((self.calendar_id, *self.watch_calendars)))
+        return tuple(dict.fromkeys(self.watch_calendars))

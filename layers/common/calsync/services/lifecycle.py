@@ -13,11 +13,16 @@
 
 Every status transition goes through ``calsync.services.status`` and is announced as ``Integration Status
 Changed``; automatic recovery from ``error`` is ``calsync.services.recovery``'s.
+
+After each step, the integration before and after it is handed to the hooks (:func:`register_on_change`):
+reading calendars back (``calsync.services.twoway.watching.follow``) starts, restarts or stops push channels
+and busy time there; other owners (revoking a grant on disconnect, say) register their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from calsync.aws import secret_store as secrets
@@ -25,10 +30,28 @@ from calsync.core.errors import ConfigurationError
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.oauth import token_secret as oauth_secret
 from calsync.services import recovery, status, sweeper, writers
+from calsync.services.twoway import watching
 from calsync.store import integrations, sweeps
 
 RECONNECT_REPLAY_SYNCS = 50
 """Parked items a reconnect replays before it returns; the sweeper does the rest within a minute."""
+
+
+ChangeHook = Callable[[str, Integration | None, Integration, dt.datetime], None]
+"""Called after a step with its name, the integration before it (None for a new one), after it, and now."""
+_hooks: list[ChangeHook] = [watching.follow]
+
+
+def register_on_change(hook: ChangeHook) -> None:
+    """Adds a hook run after every lifecycle step (in registration order; two-way sync's runs first)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+def _changed(step: str, before: Integration | None, after: Integration | None, now: dt.datetime | None) -> None:
+    if after is not None:
+        for hook in _hooks:
+            hook(step, before, after, _now(now))
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -44,16 +67,22 @@ def _load(integration_id: str) -> Integration:
 
 def connect(integration: Integration, now: dt.datetime | None = None) -> None:
     """Stores a new integration as ``pending`` and schedules its first sync (the whole window)."""
-    integrations.put(integration.model_copy(update={"status": IntegrationStatus.PENDING, "status_reason": None}))
+    stored = integration.model_copy(update={"status": IntegrationStatus.PENDING, "status_reason": None})
+    integrations.put(stored)
     recovery.schedule_resync(integration.integration_id, _now(now))
+    _changed("connect", None, stored, now)
 
 
-def pause(integration_id: str) -> bool:
-    """Stops pushes. False if it was paused already (or is disconnected)."""
+def pause(integration_id: str, now: dt.datetime | None = None) -> bool:
+    """Stops pushes (and reading back). False if it was paused already (or is disconnected)."""
     integration = _load(integration_id)
     if integration.status is IntegrationStatus.DISCONNECTED:
         return False
-    return status.change(integration, IntegrationStatus.PAUSED, None)
+    before = integration.model_copy()
+    changed = status.change(integration, IntegrationStatus.PAUSED, None)
+    if changed:
+        _changed("pause", before, integration, now)
+    return changed
 
 
 def resume(integration_id: str, backfill: bool, now: dt.datetime | None = None) -> bool:
@@ -61,18 +90,22 @@ def resume(integration_id: str, backfill: bool, now: dt.datetime | None = None) 
     date. False if it was not paused."""
     now = _now(now)
     integration = _load(integration_id)
+    before = integration.model_copy()
     if not status.change(integration, IntegrationStatus.ACTIVE, None, expected=IntegrationStatus.PAUSED):
         return False
     recovery.schedule_replay(integration_id, now)
     if backfill:
         recovery.schedule_resync(integration_id, now)
+    _changed("resume", before, integration, now)
     return True
 
 
-def disconnect(integration_id: str) -> bool:
+def disconnect(integration_id: str, now: dt.datetime | None = None) -> bool:
     """Stops everything for this integration. Revoking the provider's grant is the provider's own step."""
     integration = _load(integration_id)
+    before = integration.model_copy()
     changed = status.change(integration, IntegrationStatus.DISCONNECTED, None)
+    _changed("disconnect", before, integration, now)
     for task in (recovery.probe_task, recovery.replay_task, recovery.resync_task):
         sweeps.cancel(task(integration_id))
     writers.forget(integration_id)
@@ -94,6 +127,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
         # consent cannot overwrite the new one (and cached access tokens of the old consent are dropped)
         oauth_secret.replace(integration.secret_ref, secret)
     writers.forget(integration_id)  # warm provider instances hold the old credentials
+    before = integration.model_copy()
     previous = integration.status
     if previous is IntegrationStatus.ERROR:
         recovery.recovered(integration, now)
@@ -102,6 +136,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
         recovery.schedule_replay(integration_id, now)
         if previous is IntegrationStatus.DISCONNECTED:
             recovery.schedule_resync(integration_id, now)
+    _changed("reconnect", before, integration, now)
     return sweeper.replay_now(integration_id, now, sweeper.Budget(syncs=RECONNECT_REPLAY_SYNCS))
 
 
@@ -117,6 +152,7 @@ def update(integration: Integration, now: dt.datetime | None = None) -> None:
     shown = ("privacy", "window", "practice_filter", "practice_scope", "location_filter", "calendar_id")
     if any(getattr(stored, name) != getattr(updated, name) for name in shown):
         recovery.schedule_resync(integration.integration_id, _now(now))
+    _changed("update", stored, updated, now)
 
 
 def replay(integration_id: str, now: dt.datetime | None = None) -> None:

@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Six tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Ten tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,6 +8,9 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* Watches, Pulls, BusyBlocks, Conflicts — reading calendars back (two-way sync): push channels and
+  subscriptions, each integration's pull state and sync positions, the busy time read, and the conflicts
+  announced (see ``calsync.services.twoway``).
 """
 
 from __future__ import annotations
@@ -164,6 +167,17 @@ class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
     next_attempt_at = NumberAttribute(range_key=True)
 
 
+class ByExternalIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """Sparse: the ledger item behind an event id a provider reports (a pull meets calsync's own event, moved
+    or deleted by the clinician, and must know which appointment it shows)."""
+
+    class Meta:
+        index_name = "by_external"
+        projection = KeysOnlyProjection()
+
+    external_id = UnicodeAttribute(hash_key=True)
+
+
 class LedgerItem(_Bound, Model):
     class Meta(_Meta):
         """Bound to ``Settings.ledger_table`` by :func:`bind`."""
@@ -187,6 +201,7 @@ class LedgerItem(_Bound, Model):
 
     by_appointment = ByAppointmentIndex()
     due = DueIndex()
+    by_external = ByExternalIndex()
 
 
 class SweepTaskItem(_Bound, Model):
@@ -288,8 +303,151 @@ class FeedEventItem(_Bound, Model):
     by_start = ByStartIndex()
 
 
+# -- Reading calendars back (two-way sync) -------------------------------------------------------------
+
+
+class ByIntegrationIndex(GlobalSecondaryIndex["WatchItem"]):
+    """An integration's channels and subscriptions (stopping them, renewing them)."""
+
+    class Meta:
+        index_name = "by_integration"
+        projection = AllProjection()
+
+    integration_id = UnicodeAttribute(hash_key=True)
+
+
+class WatchItem(_Bound, Model):
+    """One push channel (Google) or subscription (Graph) on one watched calendar, keyed by the id calsync
+    chose for it — what a notification names (``X-Goog-Channel-ID``, or the ``watch`` parameter of a Graph
+    notification URL), so verifying one is a single strongly consistent read. The channel's secret is kept
+    only as its SHA-256."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.watches_table`` by :func:`bind`."""
+
+    watch_id = UnicodeAttribute(hash_key=True)
+    integration_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    calendar = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    resource_id = UnicodeAttribute(null=True)  # Google resourceId, Graph subscription id (once answered)
+    ends_at = NumberAttribute()  # when the provider ends the channel
+    created_at = NumberAttribute()
+    last_message = NumberAttribute(null=True)  # Google X-Goog-Message-Number: a replay is not newer
+    expires_at = TTLAttribute(null=True)  # the item goes a day after the channel ends
+
+    by_integration = ByIntegrationIndex()
+
+
+class PullDueIndex(GlobalSecondaryIndex["PullItem"]):
+    """Sparse: integrations whose next pull is due (CalDAV polling, the safety net, channel renewal)."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    next_pull_at = NumberAttribute(range_key=True)
+
+
+class PullItem(_Bound, Model):
+    """Per integration: its pull state (``item = "state"``: lease, queued job, due time, requested full
+    read) and one sync position per watched calendar (``item = "cursor#<calendar tag>"``: token or delta
+    link, the window it covers, the blocks known, a held removal)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.pulls_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_expires_at = NumberAttribute(null=True)
+    queued_at = NumberAttribute(null=True)  # a pull job is on the queue: further notifications add nothing
+    again = NumberAttribute(null=True)  # 1: a pull was asked for while one ran: it runs once more
+    full = NumberAttribute(null=True)  # 1: read every watched calendar in full (lost notifications)
+    renew = NumberAttribute(null=True)  # 1: renew the channels now (Graph reauthorizationRequired)
+    due_bucket = UnicodeAttribute(null=True)
+    next_pull_at = NumberAttribute(null=True)
+    last_pulled_at = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    calendar = UnicodeAttribute(null=True)  # cursor items: the calendar's id
+    cursor = UnicodeAttribute(null=True)  # cursor items: sync token, delta link or CalDAV sync-token
+    window_end = NumberAttribute(null=True)  # cursor items: the end of the window the cursor's read covered
+    blocks = NumberAttribute(null=True)  # cursor items: busy blocks known on the calendar
+    hold = UnicodeAttribute(null=True)  # cursor items: JSON of a held removal (calsync.domain.guard.Hold)
+
+    due = PullDueIndex()
+
+
+class ByOwnerStartIndex(GlobalSecondaryIndex["BusyBlockItem"]):
+    """A clinician's busy time across all their integrations, by start: the availability query."""
+
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class BusyBlockItem(_Bound, Model):
+    """One busy block read from a watched calendar. ``slot`` is ``<calendar tag>#<source tag>#<block id>``, so
+    every block of one calendar, and of one provider item, is one key-prefix query."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.busy_blocks_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+    owner_key = UnicodeAttribute()
+    block_id = UnicodeAttribute()
+    start_utc = UnicodeAttribute()
+    end_utc = UnicodeAttribute()
+    status = UnicodeAttribute()
+    all_day = NumberAttribute(null=True)
+    start_date = UnicodeAttribute(null=True)
+    end_date = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)  # only when the clinician shares titles
+    attendees = UnicodeSetAttribute(null=True)  # only when the clinician shares attendees
+    digest = UnicodeAttribute()
+    ordering_key = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)  # a day after the busy time ended
+
+    by_owner = ByOwnerStartIndex()
+
+
+class ByBlockIndex(GlobalSecondaryIndex["ConflictItem"]):
+    """The conflicts of one busy block (it moved or went: they may be over)."""
+
+    class Meta:
+        index_name = "by_block"
+        projection = KeysOnlyProjection()
+
+    block_key = UnicodeAttribute(hash_key=True)
+    appointment_key = UnicodeAttribute(range_key=True)
+
+
+class ConflictItem(_Bound, Model):
+    """One announced conflict: an appointment (``tenant#appointment``) and a busy block
+    (``<integration>#<block id>``) that overlap."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.conflicts_table`` by :func:`bind`."""
+
+    appointment_key = UnicodeAttribute(hash_key=True)
+    block_key = UnicodeAttribute(range_key=True)
+    conflict_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    practitioner_id = UnicodeAttribute()
+    announced = NumberAttribute(null=True)  # 1 once Conflict Detected was published
+    detected_at = NumberAttribute()
+    expires_at = TTLAttribute(null=True)  # a month after the appointment ended
+
+    by_block = ByBlockIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem)
+                                       FeedEventItem, WatchItem, PullItem, BusyBlockItem, ConflictItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
@@ -300,6 +458,10 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
+    WatchItem: "watches_table",
+    PullItem: "pulls_table",
+    BusyBlockItem: "busy_blocks_table",
+    ConflictItem: "conflicts_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 

@@ -11,7 +11,9 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
-6. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+6. **renewal hooks** (``renewal``) — hooks registered by code that owns something with an expiry;
+7. **pulls due** (``pulls``) — two-way sync: CalDAV polling, the 15-minute safety net, channel renewal and
+   held removals, as pull jobs queued for the pull worker.
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -37,6 +39,7 @@ from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
 from calsync.services.sweeper.probes import probe
+from calsync.services.sweeper.pulls import queue_due_pulls
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
 from calsync.services.sweeper.resync import resync_window
@@ -57,6 +60,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
     gap_sweep(work)
     renew(work)
+    queue_due_pulls(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads
     if work.report.cut_short:

@@ -80,6 +80,7 @@ class SweepReport:
     gap_examined: int = 0
     gap_repaired: int = 0
     renewed: int = 0
+    pulls_queued: int = 0
     retired: int = 0
     busy: int = 0
     errors: int = 0
@@ -94,9 +95,9 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         return {"retried": self.retried, "probed": self.probed, "replayed": self.replayed,
                 "resynced": self.resynced, "gap_examined": self.gap_examined, "gap_repaired": self.gap_repaired,
-                "renewed": self.renewed, "retired": self.retired, "busy": self.busy, "errors": self.errors,
-                "reads": self.reads, "syncs": self.syncs, "cut_short": self.cut_short,
-                "outcomes": dict(self.outcomes)}
+                "renewed": self.renewed, "pulls_queued": self.pulls_queued, "retired": self.retired,
+                "busy": self.busy, "errors": self.errors, "reads": self.reads, "syncs": self.syncs,
+                "cut_short": self.cut_short, "outcomes": dict(self.outcomes)}
 
 
 class IntegrationCache:
