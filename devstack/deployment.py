@@ -144,6 +144,10 @@ class Deployment:
                 os.environ.update(simulator_env(self.google, self.microsoft))
             self._exit.enter_context(self.stack)
             resources = self.stack.create_resources()
+            apply_env(self.env())  # the stack's own environment has no local API: its URLs come back on top
+            from calsync.core.settings import get_settings
+
+            get_settings.cache_clear()
             self._exit.enter_context(self.api)
             self._exit.enter_context(self.console)
             sqs = self.stack.client("sqs")

@@ -100,7 +100,8 @@ def simulator_env(google: GoogleCalendarSimulator, graph: MicrosoftGraphSimulato
 
 
 def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id: str, practitioner_id: str,
-                   privacy: PrivacySettings, user: str | None = None) -> OAuthClinician:
+                   privacy: PrivacySettings, user: str | None = None, **settings: Any) -> OAuthClinician:
+    """``settings``: more of the integration's fields (``direction`` for two-way sync, ...)."""
     user = user or f"{practitioner_id}@{tenant_id}.gmail.example"
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     integration_id = f"int-{tenant_id}-{practitioner_id}-google"
@@ -108,7 +109,7 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
         "refresh_token": sim.connect(user, CLIENT_ID), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id, provider=Provider.GOOGLE,
-        calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING,
+        calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING, **settings,
     )
     integrations.put(integration)
     return OAuthClinician(integration, user, sim)
@@ -116,7 +117,8 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
 
 def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant_id: str, practitioner_id: str,
                       privacy: PrivacySettings, user: str | None = None,
-                      directory_tenant: str = "northside-directory") -> OAuthClinician:
+                      directory_tenant: str = "northside-directory", **settings: Any) -> OAuthClinician:
+    """``settings``: more of the integration's fields (``direction`` for two-way sync, ...)."""
     user = user or f"{practitioner_id}@{tenant_id}.onmicrosoft.example"
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     calendar_id = sim.add_user(user, directory_tenant)
@@ -127,7 +129,7 @@ def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id,
         provider=Provider.MICROSOFT, calendar_id=calendar_id, privacy=privacy, secret_ref=secret_arn,
-        status=IntegrationStatus.PENDING,
+        status=IntegrationStatus.PENDING, **settings,
     )
     integrations.put(integration)
     return OAuthClinician(integration, user, sim)

@@ -60,6 +60,7 @@ class Metric:
     # two-way sync
     NOTIFICATION_ACCEPTED = "NotificationAccepted"  # a verified push notification asked for a pull
     NOTIFICATION_REJECTED = "NotificationRejected"  # unknown, expired or forged: answered 401/404
+    NOTIFICATION_ACKNOWLEDGED = "NotificationAcknowledged"  # a channel's sync message, a replay, a handshake
     PULL_QUEUED = "PullQueued"
     PULL_COALESCED = "PullCoalesced"  # a request found a pull job waiting already
     PULL_RUN = "PullRun"

@@ -75,11 +75,10 @@ def google(headers: Mapping[str, str], now: dt.datetime | None = None) -> Verdic
     if not _same_secret(watch.token_hash, headers.get("x-goog-channel-token")) or (
             watch.resource_id is not None and not hmac.compare_digest(watch.resource_id, resource or "")):
         return _rejected(Verdict.FORGED, "google")
-    if state == "sync":
-        return Verdict.ACKNOWLEDGED
     number = headers.get("x-goog-message-number", "")
-    if not number.isdigit() or not watches.newer_message(watch.watch_id, int(number)):
-        return Verdict.ACKNOWLEDGED  # a replay: the pull it asked for has run, or is on its way
+    if state == "sync" or not number.isdigit() or not watches.newer_message(watch.watch_id, int(number)):
+        count(Metric.NOTIFICATION_ACKNOWLEDGED)  # the channel's first message, or a replay: nothing to read
+        return Verdict.ACKNOWLEDGED
     request_pull(watch.integration_id, f"google_{state}", now)
     count(Metric.NOTIFICATION_ACCEPTED)
     return Verdict.ACCEPTED
@@ -88,7 +87,10 @@ def google(headers: Mapping[str, str], now: dt.datetime | None = None) -> Verdic
 def validation_token(query: Mapping[str, str]) -> str | None:
     """Graph's handshake token, to be echoed as plain text (None: not a handshake)."""
     token = query.get("validationToken")
-    return token[:MAX_VALIDATION_TOKEN] if token is not None else None
+    if token is None:
+        return None
+    count(Metric.NOTIFICATION_ACKNOWLEDGED)
+    return token[:MAX_VALIDATION_TOKEN]
 
 
 def microsoft(query: Mapping[str, str], body: str | None, now: dt.datetime | None = None) -> Verdict:
