@@ -86,7 +86,8 @@ def test_free_declined_and_all_day_events_follow_the_rules(deployment, google_si
     google_sim.create_event(user, day(2), day(3), "Birthday", transparency="transparent")
     google_sim.create_event(user, day(4), day(6), "Conference")
     settle(deployment, google_sim)
-    shown = {(b.start, b.end, b.status.value, b.start_date, b.end_date) for b in blocks(watched.integration.integration_id)}
+    shown = {(b.start, b.end, b.status.value, b.start_date, b.end_date)
+             for b in blocks(watched.integration.integration_id)}
     conference_start = dt.datetime.combine(day(4), dt.time(0), dt.UTC)  # the calendar's zone is UTC
     assert shown == {(at(9), at(10), "busy", None, None), (at(13), at(14), "tentative", None, None),
                      (conference_start, conference_start + dt.timedelta(days=2), "busy", day(4), day(6))}

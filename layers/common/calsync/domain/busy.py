@@ -88,6 +88,8 @@ class ExternalEvent:
     declined: bool = False
     title: str | None = None
     attendees: tuple[str, ...] = field(default_factory=tuple)
+    zone: str | None = None
+    """The time zone an all-day event's dates are in (the calendar's, or the event's own)."""
 
     @property
     def ours(self) -> bool:
@@ -165,15 +167,13 @@ def status_of(event: ExternalEvent) -> BusyStatus:
     return BusyStatus.BUSY
 
 
-def blocks_of(integration: Integration, calendar: str, event: ExternalEvent, window: Window,
-              zone: str | None = None) -> list[BusyBlock]:
-    """The busy blocks ``event`` gives on ``calendar``: none, one, or consecutive pieces of a long event.
-    ``zone`` is the calendar's time zone: it places the days of an all-day event."""
+def blocks_of(integration: Integration, calendar: str, event: ExternalEvent, window: Window) -> list[BusyBlock]:
+    """The busy blocks ``event`` gives on ``calendar``: none, one, or consecutive pieces of a long event."""
     if not_busy(event, integration.all_day_busy) is not None or not window.overlaps(event.start, event.end):
         return []
     sharing = integration.busy_sharing
     blocks = []
-    for piece, (start, end, first_day, last_day) in enumerate(_pieces(event, zone)):
+    for piece, (start, end, first_day, last_day) in enumerate(_pieces(event)):
         block = BusyBlock(
             block_id=block_id(integration.integration_id, calendar, event.source, event.instance, piece),
             calendar=calendar, source=event.source, start=start, end=end, status=status_of(event),
@@ -188,7 +188,7 @@ def blocks_of(integration: Integration, calendar: str, event: ExternalEvent, win
 Piece = tuple[dt.datetime, dt.datetime, dt.date | None, dt.date | None]
 
 
-def _pieces(event: ExternalEvent, zone: str | None) -> list[Piece]:
+def _pieces(event: ExternalEvent) -> list[Piece]:
     """``event`` cut into spans of at most :data:`LONGEST_BLOCK`: by whole days for an all-day event."""
     if event.all_day and event.start_date is not None and event.end_date is not None:
         days = LONGEST_BLOCK.days
@@ -196,7 +196,7 @@ def _pieces(event: ExternalEvent, zone: str | None) -> list[Piece]:
         spans: list[Piece] = []
         while first < last:
             stop = min(last, first + dt.timedelta(days=days))
-            spans.append((*day_span(first, stop, zone), first, stop))
+            spans.append((*day_span(first, stop, event.zone), first, stop))
             first = stop
         return spans
     start, end = event.start.astimezone(dt.UTC), event.end.astimezone(dt.UTC)

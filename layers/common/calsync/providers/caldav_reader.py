@@ -131,7 +131,7 @@ def events_of(source: str, etag: str | None, data: str, window: Window, zone_nam
             marker=str(marker) if marker else None, all_day=all_day, start_date=start_date, end_date=end_date,
             show_as=show_as, cancelled=status == "CANCELLED", declined=declined,
             title=str(component.get("SUMMARY")) if component.get("SUMMARY") else None,
-            attendees=tuple(_address(a) for a in attendees)))
+            attendees=tuple(_address(a) for a in attendees), zone=zone_key))
     return found
 
 
@@ -153,7 +153,7 @@ class CalDavReader:
 
     def changes(self, calendar: str, cursor: str | None, window: Window) -> Changes:
         collection = calendar.rstrip("/") + "/"
-        found = Changes(complete=cursor is None, zone=self._zone)
+        found = Changes(complete=cursor is None)
         changed: dict[str, str | None] = {}
         token = cursor
         for _round in range(MAX_ROUNDS):

@@ -71,7 +71,8 @@ def normalise(item: dict[str, Any], zone: str | None) -> ExternalEvent:
         source=str(item["id"]), start=start, end=end, etag=item.get("etag"),
         marker=private.get(MARKER_PROPERTY), all_day=start_date is not None, start_date=start_date,
         end_date=end_date, show_as=show_as(item, own), declined=(own or {}).get("responseStatus") == "declined",
-        title=item.get("summary"), attendees=tuple(str(a["email"]) for a in attendees if a.get("email")))
+        title=item.get("summary"), attendees=tuple(str(a["email"]) for a in attendees if a.get("email")),
+        zone=zone)
 
 
 class GoogleCalendarReader:
@@ -98,12 +99,12 @@ class GoogleCalendarReader:
             if answer(NAME, "list", response) is Answer.EXPIRED:
                 raise ProviderSyncStateLostError(NAME, "full_sync_required", response.status_code)
             body: dict[str, Any] = response.json()
-            found.zone = found.zone or body.get("timeZone")
+            zone = body.get("timeZone")  # the calendar's: it places all-day events
             for item in body.get("items") or []:
                 if item.get("status") == "cancelled":
                     found.removed.append(str(item["id"]))
                 else:
-                    found.events.append(normalise(item, found.zone))
+                    found.events.append(normalise(item, zone))
             if body.get("nextPageToken"):
                 params = {k: v for k, v in params.items() if k not in ("timeMin", "timeMax", "syncToken")}
                 params["pageToken"] = body["nextPageToken"]

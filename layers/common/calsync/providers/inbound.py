@@ -36,8 +36,6 @@ class Changes:
     """Where the next read continues (None: the provider gave none; read in full next time)."""
     complete: bool = False
     """A full read of the window: anything known and not listed is gone."""
-    zone: str | None = None
-    """The calendar's time zone, when the provider says (it places all-day events)."""
 
     @property
     def empty(self) -> bool:

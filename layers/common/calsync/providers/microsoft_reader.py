@@ -80,8 +80,9 @@ def normalise(item: dict[str, Any]) -> ExternalEvent:
         source=str(item["id"]), start=start, end=end, etag=item.get("@odata.etag") or item.get("changeKey"),
         marker=transaction if OUR_TRANSACTION.match(transaction) else None, all_day=bool(item.get("isAllDay")),
         start_date=start_date, end_date=end_date, show_as=SHOW_AS.get(str(item.get("showAs")), ShowAs.BUSY),
-        cancelled=bool(item.get("isCancelled")), declined=response == "declined" and not item.get("isOrganizer"),
-        title=item.get("subject"), attendees=tuple(str(a) for a in attendees if a))
+        cancelled=bool(item.get("isCancelled")), declined=response == "declined",
+        title=item.get("subject"), attendees=tuple(str(a) for a in attendees if a),
+        zone=item.get("originalStartTimeZone"))
 
 
 class MicrosoftGraphReader:

@@ -68,7 +68,7 @@ def apply(integration: Integration, calendar: str, read: Changes, known: Cursor,
     sources: set[str] = set(read.removed)
     for event in read.events:
         sources.add(event.source)
-        for block in blocks_of(integration, calendar, event, window, read.zone):
+        for block in blocks_of(integration, calendar, event, window):
             wanted[block.block_id] = block
     if read.complete:
         stored = busy.of_calendar(integration.integration_id, calendar)
