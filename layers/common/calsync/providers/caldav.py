@@ -48,7 +48,8 @@ class CalDavSession:
         self._client = client
         self._local_development = local_development
 
-    def _http(self) -> httpx.Client:
+    def client(self) -> httpx.Client:
+        """The HTTP client with the credentials (made, and the credentials read, on first use)."""
         if self._client is None:
             assert self._credentials is not None
             username, password = self._credentials()
@@ -60,7 +61,7 @@ class CalDavSession:
         if not may_carry_credentials(url, local_development=self._local_development):
             raise ProviderRejectedError(NAME, "insecure_url")
         with transport_errors(NAME):
-            return self._http().request(method, url, **kwargs)
+            return self.client().request(method, url, **kwargs)
 
     def close(self) -> None:
         if self._client is not None:
