@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from calsync.core.observability import logger, metrics
+from calsync.core.observability import Metric, count, logger, metrics
 from calsync.services.twoway.availability import RangeError, busy_between
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    count(Metric.AVAILABILITY_ANSWERED if status == 200 else Metric.AVAILABILITY_REFUSED)
     return {"statusCode": status, "headers": JSON, "body": json.dumps(body, separators=(",", ":"))}
 
 

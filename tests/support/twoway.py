@@ -128,3 +128,23 @@ def conforms(detail_type: str, detail: dict[str, Any]) -> None:
 
     schema = json.loads((SCHEMAS / PUBLISHED[detail_type][0]).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(detail)
+
+
+class EmptyAnswers:
+    """A reader whose provider has a bad moment: it no longer knows the sync position and then answers a
+    full read with nothing at all (an outage half-answered, a calendar swapped); everything else passes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def changes(self, calendar: str, cursor: str | None, window: Any) -> Any:
+        from calsync.core.errors import ProviderSyncStateLostError
+        from calsync.providers.inbound import Changes
+
+        if cursor is not None:
+            raise ProviderSyncStateLostError(self.name, "full_sync_required", 410)
+        return Changes(complete=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -75,6 +75,8 @@ class Metric:
     WATCH_STARTED = "WatchStarted"
     WATCH_STOPPED = "WatchStopped"
     WATCH_FAILED = "WatchFailed"  # a channel or subscription could not be started (the safety net pulls)
+    AVAILABILITY_ANSWERED = "AvailabilityAnswered"
+    AVAILABILITY_REFUSED = "AvailabilityRefused"  # a bad range or parameter (400)
     FEED_SERVED = "FeedServed"
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
