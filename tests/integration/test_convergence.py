@@ -19,9 +19,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from devstack.stack import LocalStack
 from tests.support import convergence
+from tests.support.simulators import forget_calsync_state
 
 SEED = int(os.environ.get("CALSYNC_CONVERGENCE_SEED", "20261121"))
 SHORT_SCHEDULES = 12
+OAUTH_SCHEDULES = 4
 LONG_SCHEDULES = 1000
 STEPS = 24
 
@@ -30,6 +32,8 @@ def run_schedules(stack: LocalStack, schedules: int, steps: int = STEPS, seed_va
                   backend: Callable[[], convergence.Backend] = convergence.CalDavBackend) -> convergence.Figures:
     """Runs ``schedules`` generated schedules; returns the figures of this run alone."""
     convergence.Env.stack, convergence.Env.backend = stack, backend
+    if backend is not convergence.CalDavBackend:
+        forget_calsync_state()
     before = convergence.FIGURES
     convergence.FIGURES = convergence.Figures(schedules=before.schedules)
     machine = seed(seed_value)(type("SeededConvergence", (convergence.Convergence,), {}))
@@ -56,6 +60,13 @@ def check(figures: convergence.Figures, schedules: int) -> None:
 
 def test_generated_schedules_converge_to_exactly_the_desired_calendars(stack: LocalStack) -> None:
     check(run_schedules(stack, SHORT_SCHEDULES), SHORT_SCHEDULES)
+
+
+@pytest.mark.parametrize("kind", ["google", "microsoft"])
+def test_generated_schedules_converge_on_the_google_and_graph_simulators(stack: LocalStack, google_sim, microsoft_sim,
+                                                                        kind: str) -> None:
+    convergence.Env.google, convergence.Env.microsoft = google_sim, microsoft_sim
+    check(run_schedules(stack, OAUTH_SCHEDULES, backend=convergence.BACKENDS[kind]), OAUTH_SCHEDULES)
 
 
 @pytest.mark.slow
