@@ -11,6 +11,7 @@ BENCHMARKS = (
     ("DynamoDB and CalDAV calls per change", ["bench.per_change"]),
     ("Google and Microsoft calls per change", ["bench.provider_calls"]),
     ("ICS feed rendering and the 304 path", ["bench.feed_render"]),
+    ("two-way sync: per notification and poll, edit-to-bus latency, availability", ["bench.twoway"]),
     ("convergence under faults (long run)", ["bench.convergence"]),
 )
 

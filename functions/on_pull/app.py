@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync.aws import dead_letter
-from calsync.core.observability import logger, metrics
+from calsync.core.observability import Metric, count, logger, metrics
 from calsync.core.settings import get_settings
 from calsync.services.twoway import pull
 
@@ -37,10 +37,12 @@ def job_of(body: str) -> str | None:
 
 
 def record_handler(record: SQSRecord) -> None:
+    logger.remove_keys(["integration_id"])
     integration_id = job_of(record.body)
     if integration_id is None:
         dead_letter.send(record.body, "not a pull job: a JSON object with integration_id is expected",
                          record.message_id, get_settings().pull_dead_letter_queue_url)
+        count(Metric.PULL_JOB_REJECTED)
         logger.warning("pull job rejected", extra={"message_id": record.message_id})
         return
     logger.append_keys(integration_id=integration_id)

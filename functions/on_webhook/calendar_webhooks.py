@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -58,7 +59,8 @@ def google() -> Response[str]:
 def microsoft() -> Response[str]:
     from calsync.services.twoway import webhooks
 
-    query = dict(router.current_event.query_string_parameters or {})
+    # the raw query, decoded exactly once: Graph's token must come back as it meant it
+    query = dict(parse_qsl(router.current_event.raw_query_string or "", keep_blank_values=True))
     token = webhooks.validation_token(query)
     if token is not None:
         return Response(status_code=200, content_type="text/plain; charset=utf-8", body=token,

@@ -59,10 +59,14 @@ def test_busy_time_across_integrations_merged_for_a_signed_caller_of_the_tenant(
 
 
 def test_a_block_that_began_before_the_range_is_included(deployment, tenant_id):
+    """A three-day trip from noon on 27 February is three day-long blocks; the one running into the range is
+    found, and merges with the next."""
     owner = busy.owner_key(tenant_id, "dr-okafor")
-    busy.put("i1", owner, block("i1", START - dt.timedelta(days=2), 3 * 24 * 60), "1#0")
+    for day in range(3):
+        busy.put("i1", owner, block("i1", START - dt.timedelta(days=2, hours=-12) + dt.timedelta(days=day), 24 * 60),
+                 "1#0")
     answer = ask(deployment, tenant_id, "dr-okafor", "2027-03-01T00:00:00+00:00", "2027-03-02T00:00:00+00:00")
-    assert answer.json()["busy"] == [{"start": "2027-02-27T00:00:00Z", "end": "2027-03-02T00:00:00Z",
+    assert answer.json()["busy"] == [{"start": "2027-02-28T12:00:00Z", "end": "2027-03-02T12:00:00Z",
                                       "status": "busy"}]
 
 

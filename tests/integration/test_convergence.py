@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from devstack.stack import LocalStack
 from devstack.deployment import Deployment
+from devstack.stack import LocalStack
 from tests.support import convergence, twoway_convergence
 from tests.support.simulators import forget_calsync_state
 

@@ -88,9 +88,10 @@ def test_free_declined_and_all_day_events_follow_the_rules(deployment, google_si
     settle(deployment, google_sim)
     shown = {(b.start, b.end, b.status.value, b.start_date, b.end_date)
              for b in blocks(watched.integration.integration_id)}
-    conference_start = dt.datetime.combine(day(4), dt.time(0), dt.UTC)  # the calendar's zone is UTC
+    first, second = (dt.datetime.combine(day(n), dt.time(0), dt.UTC) for n in (4, 5))  # the calendar is in UTC
     assert shown == {(at(9), at(10), "busy", None, None), (at(13), at(14), "tentative", None, None),
-                     (conference_start, conference_start + dt.timedelta(days=2), "busy", day(4), day(6))}
+                     (first, second, "busy", day(4), day(5)),  # a two-day event: a block per day
+                     (second, second + dt.timedelta(days=1), "busy", day(5), day(6))}
 
 
 def test_titles_and_attendees_leave_only_when_the_clinician_shares_them(deployment, google_sim, tenant_id):

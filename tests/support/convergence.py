@@ -13,8 +13,9 @@ stale versions, nothing missing, cancelled ones gone), and the provider calls mu
 
 The calendars behind it are pluggable (:class:`Backend`, :data:`BACKENDS`): CalDAV on Radicale, and the
 Google and Microsoft simulators, each read back through the server's own store. Two-way schedules (busy
-time, clinicians' edits, lost notifications) are ``tests.support.twoway_convergence``. Schedules are isolated by tenant, and each starts its clock three
-days after the previous one, so the gap sweep's 24 h look-back never sees another schedule's changes.
+time, clinicians' edits, lost notifications) are ``tests.support.twoway_convergence``. Schedules are
+isolated by tenant, and each starts its clock three days after the previous one, so the gap sweep's 24 h
+look-back never sees another schedule's changes.
 """
 
 from __future__ import annotations

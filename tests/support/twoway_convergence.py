@@ -22,13 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from calsync.domain import rules as sync_rules
 from calsync.domain.contract import parse_envelope
@@ -71,9 +72,15 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
 # -- the clinician's side of each kind of calendar ----------------------------------------------------------
 
 
+Sim = GoogleCalendarSimulator | MicrosoftGraphSimulator
+
+
 class Side(Protocol):
     integration: Integration
-    sims: tuple[GoogleCalendarSimulator | MicrosoftGraphSimulator, ...]
+
+    @property
+    def sims(self) -> Sequence[Sim]: ...
+
 
     def create(self, start: dt.datetime, end: dt.datetime, free: bool) -> str: ...
     def move(self, ref: str, start: dt.datetime, end: dt.datetime) -> None: ...
@@ -92,7 +99,7 @@ class GoogleSide:
         self.integration, self.user, self.sim, self.sims = clinician.integration, clinician.user, sim, (sim,)
 
     def create(self, start: dt.datetime, end: dt.datetime, free: bool) -> str:
-        fields = {"transparency": "transparent"} if free else {}
+        fields: dict[str, Any] = {"transparency": "transparent"} if free else {}
         return str(self.sim.create_event(self.user, start, end, "Personal", time_zone=ZONE.key, **fields)["id"])
 
     def move(self, ref: str, start: dt.datetime, end: dt.datetime) -> None:
@@ -138,7 +145,7 @@ class GraphSide:
         self.calendar = clinician.integration.calendar_id
 
     def create(self, start: dt.datetime, end: dt.datetime, free: bool) -> str:
-        fields = {"showAs": "free"} if free else {}
+        fields: dict[str, Any] = {"showAs": "free"} if free else {}
         return str(self.sim.create_event(self.user, start, end, "Personal", calendar=self.calendar, **fields)["id"])
 
     def move(self, ref: str, start: dt.datetime, end: dt.datetime) -> None:
@@ -322,7 +329,8 @@ class Figures:
     call_bound: int = 0
 
     def line(self) -> str:
-        return (f"{sum(self.schedules.values())} two-way schedules ({', '.join(f'{k} {v}' for k, v in sorted(self.schedules.items()))}), "
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.schedules.items()))
+        return (f"{sum(self.schedules.values())} two-way schedules ({kinds}), "
                 f"{sum(self.steps.values())} steps, notifications disturbed "
                 f"{dict(sorted(self.disturbed.items()))}, {self.steps['lose_sync_state']} sync states lost, "
                 f"{self.edits_of_ours} edits of calsync events ({self.reverted} reverted); checked "
@@ -476,8 +484,14 @@ class TwoWayConvergence(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(DISTURBANCES), times=st.integers(2, 3))
     def disturb_notifications(self, kind: str, times: int) -> None:
         for sim in self.side.sims:
-            {"drop": lambda: sim.push.drop(times), "duplicate": lambda: sim.push.duplicate(times),
-             "reorder": lambda: sim.push.reorder(times), "delay": lambda: sim.push.delay(0.3, times)}[kind]()
+            if kind == "drop":
+                sim.push.drop(times)
+            elif kind == "duplicate":
+                sim.push.duplicate(times)
+            elif kind == "reorder":
+                sim.push.reorder(times)
+            else:
+                sim.push.delay(0.3, times)
             FIGURES.disturbed[kind] += 1
         self.happened += 1
         FIGURES.steps["disturb"] += 1
@@ -550,10 +564,10 @@ class TwoWayConvergence(RuleBasedStateMachine):
         integration = integrations.get(self.integration_id)
         assert integration is not None
         desired: dict[str, tuple[Span, str]] = {}
-        for appointment, state in self.ehr.items():
+        for appointment in self.ehr:
             snapshot = _snapshot(self.tenant, appointment)
             shown = render(snapshot, integration.privacy) if snapshot is not None else None
-            if shown is not None and sync_rules.wants(integration, snapshot, dt.datetime.now(dt.UTC)):  # type: ignore[arg-type]
+            if shown is not None and sync_rules.wants(integration, snapshot, dt.datetime.now(dt.UTC)):
                 desired[EventKey(self.integration_id, self.tenant, appointment).marker] = (
                     (shown.start, shown.end), shown.summary)
         seen = Counter(marker for marker, _, _ in own)
@@ -589,7 +603,8 @@ class TwoWayConvergence(RuleBasedStateMachine):
             snapshot = _snapshot(self.tenant, appointment)
             overlapping = set() if snapshot is None or snapshot.status.value != "scheduled" else {
                 s.block.block_id for s in stored if s.block.start < snapshot.end and snapshot.start < s.block.end}
-            announced = {c.block_id for c in recorded.of_appointment(f"{self.tenant}#{appointment}") if c.announced}
+            _, known, _ = recorded.of_appointment(f"{self.tenant}#{appointment}")
+            announced = {c.block_id for c in known if c.announced}
             FIGURES.conflicts_checked += len(overlapping)
             wrong += overlapping != announced
         FIGURES.conflicts_wrong += wrong

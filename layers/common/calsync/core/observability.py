@@ -64,6 +64,7 @@ class Metric:
     PULL_QUEUED = "PullQueued"
     PULL_COALESCED = "PullCoalesced"  # a request found a pull job waiting already
     PULL_RUN = "PullRun"
+    PULL_JOB_REJECTED = "PullJobRejected"  # not a pull job: sent to the pull dead-letter queue
     PULL_FAILED = "PullFailed"  # a calendar could not be read; the next pull tries again soon
     SYNC_STATE_LOST = "SyncStateLost"  # a sync token or delta link expired: the window was read in full
     BUSY_BLOCKS_CHANGED = "BusyBlocksChanged"

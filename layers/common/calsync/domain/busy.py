@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync.domain.model import AllDayPolicy, Integration
 
-LONGEST_BLOCK = dt.timedelta(days=31)
-"""A block never lasts longer: availability reads blocks starting at most this long before its range."""
+LONGEST_BLOCK = dt.timedelta(days=1)
+"""A block never lasts longer (a longer event is several consecutive blocks): "who is busy between A and B"
+reads the blocks starting in [A - LONGEST_BLOCK, B), one small range."""
 WINDOW_PAST = dt.timedelta(days=1)
 """Busy time is read from a day ago (what is running now), to the integration's window ahead."""
 

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 from enum import StrEnum
 
-from calsync.domain.busy import BusyBlock
 from calsync.domain.contract import AppointmentChanged, AppointmentStatus
 
 
@@ -27,7 +26,7 @@ class Resolution(StrEnum):
 
 
 def overlaps(start: dt.datetime, end: dt.datetime, other_start: dt.datetime, other_end: dt.datetime) -> bool:
-    """Half-open intervals: back-to-back is not an overlap."""
+    """Half-open intervals: back to back is not an overlap."""
     return start < other_end and other_start < end
 
 
@@ -36,25 +35,18 @@ def blocks(appointment: AppointmentChanged) -> bool:
     return appointment.status is AppointmentStatus.SCHEDULED
 
 
-def conflicting(appointment: AppointmentChanged, practitioner_id: str, block: BusyBlock) -> bool:
-    """Whether ``block`` (busy time of ``practitioner_id``) conflicts with ``appointment``."""
-    return (blocks(appointment) and appointment.practitioner_id == practitioner_id
-            and overlaps(appointment.start, appointment.end, block.start, block.end))
-
-
 def conflict_id(appointment_key: str, integration_id: str, block_id: str) -> str:
     """A stable name for one (appointment, busy block) conflict: 32 hex characters."""
     raw = f"{appointment_key}\x1f{integration_id}\x1f{block_id}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def why_resolved(appointment: AppointmentChanged | None, practitioner_id: str, *, block_present: bool,
-                 busy_side: bool) -> Resolution:
-    """Why a conflict that no longer holds is over; ``busy_side``: found by a pull (the busy time changed)
-    rather than by an appointment change."""
-    if appointment is None or not blocks(appointment):
+def why_resolved(*, scheduled: bool, reassigned: bool, block_present: bool, busy_side: bool) -> Resolution:
+    """Why a conflict that no longer holds is over: the appointment is no longer scheduled, belongs to another
+    clinician, the busy time went, or one of the two moved (``busy_side``: found by a pull)."""
+    if not scheduled:
         return Resolution.APPOINTMENT_CANCELLED
-    if appointment.practitioner_id != practitioner_id:
+    if reassigned:
         return Resolution.APPOINTMENT_REASSIGNED
     if not block_present:
         return Resolution.BUSY_TIME_REMOVED

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from calsync.domain.busy import LONGEST_BLOCK, BusyBlock, BusyStatus, calendar_tag, source_tag
 from calsync.store._errors import translated
@@ -92,12 +93,38 @@ def of_integration(integration_id: str) -> list[StoredBlock]:
         return [_domain(item) for item in BusyBlockItem.query(integration_id, consistent_read=True)]
 
 
-def for_owner(owner: str, start: dt.datetime, end: dt.datetime) -> list[StoredBlock]:
-    """Every block of a clinician (all their integrations) overlapping [start, end), by start: one query
-    of the blocks starting in [start - LONGEST_BLOCK, end) (no block is longer)."""
+@dataclass(frozen=True)
+class OwnedBlock:
+    """A block as the availability query reads it: no more than when, how busy, and whose."""
+
+    integration_id: str
+    block_id: str
+    start: dt.datetime
+    end: dt.datetime
+    status: BusyStatus
+
+
+OWNED = ["integration_id", "block_id", "start_utc", "end_utc", "status"]
+
+
+def for_owner(owner: str, start: dt.datetime, end: dt.datetime) -> list[OwnedBlock]:
+    """Every block of a clinician (all their integrations) overlapping [start, end), by start: one query of
+    the blocks starting in [start - LONGEST_BLOCK, end) (no block is longer), reading only the attributes
+    above and skipping pynamodb's item objects (a busy month is hundreds of blocks)."""
     condition = ByOwnerStartIndex.start_utc.between(_utc(start - LONGEST_BLOCK), _utc(end))
     lower, upper = _utc(start), _utc(end)
-    with translated("Query"):
-        items = [item for item in BusyBlockItem.by_owner.query(owner, range_key_condition=condition)
-                 if item.end_utc > lower and item.start_utc < upper]
-    return [_domain(item) for item in items]
+    connection = BusyBlockItem._get_connection()
+    found: list[OwnedBlock] = []
+    last: dict[str, Any] | None = None
+    while True:
+        with translated("Query"):
+            page = connection.query(owner, range_key_condition=condition, index_name="by_owner",
+                                    attributes_to_get=OWNED, exclusive_start_key=last)
+        for item in page.get("Items", []):
+            begins, ends = item["start_utc"]["S"], item["end_utc"]["S"]
+            if ends > lower and begins < upper:
+                found.append(OwnedBlock(item["integration_id"]["S"], item["block_id"]["S"], _moment(begins),
+                                        _moment(ends), BusyStatus(item["status"]["S"])))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return found

@@ -417,33 +417,58 @@ class BusyBlockItem(_Bound, Model):
 
 
 class ByBlockIndex(GlobalSecondaryIndex["ConflictItem"]):
-    """The conflicts of one busy block (it moved or went: they may be over)."""
+    """Sparse: the conflicts of one busy block (it moved or went: they may be over)."""
 
     class Meta:
         index_name = "by_block"
         projection = KeysOnlyProjection()
 
-    block_key = UnicodeAttribute(hash_key=True)
-    appointment_key = UnicodeAttribute(range_key=True)
+    block_ref = UnicodeAttribute(hash_key=True)  # <integration>#<block id>, on conflict items only
+
+
+class ScheduledIndex(GlobalSecondaryIndex["ConflictItem"]):
+    """Sparse: a watched clinician's scheduled appointments by start (pieces of at most a day), so a busy
+    block finds the appointments it overlaps in one small query."""
+
+    class Meta:
+        index_name = "scheduled"
+        projection = IncludeProjection(["end_utc", "appointment_start", "appointment_end"])
+
+    owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner, on schedule items only
+    start_utc = UnicodeAttribute(range_key=True)
 
 
 class ConflictItem(_Bound, Model):
-    """One announced conflict: an appointment (``tenant#appointment``) and a busy block
-    (``<integration>#<block id>``) that overlap."""
+    """Conflicts and what finding them needs, per appointment (``pk`` = ``tenant#appointment``):
+
+    * ``sk`` = ``<integration>#<block id>``: an announced conflict with that busy block;
+    * ``sk`` = ``~schedule#<n>``: the appointment's times, kept while its clinician is watched (pieces of at
+      most a day, indexed by ``scheduled``);
+
+    and per clinician (``pk`` = ``~watched#tenant#practitioner``, ``sk`` = ``-``): the integrations that read
+    their calendars back, so an appointment change of a clinician nobody watches costs one read."""
 
     class Meta(_Meta):
         """Bound to ``Settings.conflicts_table`` by :func:`bind`."""
 
-    appointment_key = UnicodeAttribute(hash_key=True)
-    block_key = UnicodeAttribute(range_key=True)
-    conflict_id = UnicodeAttribute()
-    tenant_id = UnicodeAttribute()
-    practitioner_id = UnicodeAttribute()
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    block_ref = UnicodeAttribute(null=True)
+    conflict_id = UnicodeAttribute(null=True)
+    tenant_id = UnicodeAttribute(null=True)
+    practitioner_id = UnicodeAttribute(null=True)
     announced = NumberAttribute(null=True)  # 1 once Conflict Detected was published
-    detected_at = NumberAttribute()
+    detected_at = NumberAttribute(null=True)
+    owner_key = UnicodeAttribute(null=True)
+    start_utc = UnicodeAttribute(null=True)
+    end_utc = UnicodeAttribute(null=True)
+    appointment_start = UnicodeAttribute(null=True)
+    appointment_end = UnicodeAttribute(null=True)
+    integrations = UnicodeSetAttribute(null=True)  # watched markers
     expires_at = TTLAttribute(null=True)  # a month after the appointment ended
 
     by_block = ByBlockIndex()
+    scheduled = ScheduledIndex()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,

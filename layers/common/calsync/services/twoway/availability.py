@@ -43,10 +43,9 @@ def busy_between(tenant_id: str, practitioner_id: str, start: dt.datetime, end: 
     if end <= start or end - start > LONGEST_RANGE:
         raise RangeError(f"the range must be positive and at most {LONGEST_RANGE.days} days")
     blocks = sorted(busy.for_owner(busy.owner_key(tenant_id, practitioner_id), start, end),
-                    key=lambda stored: stored.block.start)
+                    key=lambda block: block.start)
     merged: list[Interval] = []
-    for stored in blocks:
-        block = stored.block
+    for block in blocks:
         if merged and block.start <= merged[-1].end:
             last = merged[-1]
             strongest = max(last.status, block.status, key=STRENGTH.__getitem__)

@@ -42,8 +42,9 @@ from calsync.providers.inbound import CalendarReader, Changes
 from calsync.services import recovery
 from calsync.services.twoway import busy_time, conflicts, readers, restore, watching
 from calsync.services.twoway.busy_time import Changed
-from calsync.store import integrations, pulls, watches
+from calsync.store import integrations, pulls
 from calsync.store.pulls import Cursor, PullState
+from calsync.store.watches import StoredWatch
 
 LEASE_SECONDS = 180
 """Three times the pull worker's timeout: a pull that dies is taken over after this."""
@@ -80,6 +81,7 @@ def pull(integration_id: str, now: dt.datetime | None = None) -> PullReport:
     state = pulls.acquire(integration_id, owner, now or dt.datetime.now(dt.UTC), LEASE_SECONDS)
     if state is None:
         pulls.unqueue(integration_id)
+        count(Metric.PULL_COALESCED)  # the pull holding the lease goes round once more
         report.busy = True
         return report
     for _round in range(ROUNDS):
@@ -113,9 +115,13 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
     """One round; returns when the next pull is due and the error that cut this one short, if any."""
     reader = readers.reader_for(integration)
     watcher = readers.watcher_for(integration)
+    channels: list[StoredWatch] = []
     if watcher is not None:
-        report.channels_started += watching.ensure(integration, watcher, now, renew_all=state.renew)
+        started, channels = watching.ensure(integration, watcher, now, renew_all=state.renew)
+        report.channels_started += started
     window = Window.of(integration, now)
+    if state.full:
+        conflicts.track(integration, window)  # its clinician's appointments, for conflicts with busy time
     cursors = pulls.cursors(integration.integration_id)
     changed: list[Changed] = []
     due = now + (dt.timedelta(minutes=integration.poll_minutes) if watcher is None else SAFETY_NET)
@@ -140,7 +146,8 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
         report.events_read += len(read.events)
         report.restored += restore.review(integration, reader, calendar, read, window, now)
         outcome = busy_time.apply(integration, calendar, read, known, window, now)
-        pulls.save_cursor(integration.integration_id, calendar_tag(calendar), outcome.cursor)
+        if outcome.cursor != known:
+            pulls.save_cursor(integration.integration_id, calendar_tag(calendar), outcome.cursor)
         changed += outcome.changed
         report.calendars += 1
         report.removals_held += outcome.held
@@ -152,9 +159,7 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
     report.conflicts_resolved += resolved
     if integration.status is IntegrationStatus.PENDING:
         recovery.activated(integration)  # its calendars can be read: the connection works
-    if watcher is not None:
-        renewals = [w.ends_at - watching.RENEW_BEFORE for w in watches.of_integration(integration.integration_id)]
-        due = min([due, *renewals])
+    due = min([due, *(channel.ends_at - watching.RENEW_BEFORE for channel in channels)])
     return max(due, now + dt.timedelta(seconds=30)), None
 
 

@@ -74,6 +74,7 @@ def stop_watching(integration: Integration, now: dt.datetime | None = None) -> N
         _stop(watcher, stored)
     changed = busy_time.withdraw(integration, now)
     conflicts.busy_changed(integration, changed, now)
+    conflicts.untrack(integration)
     pulls.forget(integration.integration_id)
     readers.forget(integration.integration_id)
 
@@ -100,11 +101,12 @@ def _watcher(integration: Integration) -> CalendarWatcher | None:
         return None
 
 
-def ensure(integration: Integration, watcher: CalendarWatcher, now: dt.datetime, *, renew_all: bool = False) -> int:
+def ensure(integration: Integration, watcher: CalendarWatcher, now: dt.datetime, *,
+           renew_all: bool = False) -> tuple[int, list[StoredWatch]]:
     """Gives every watched calendar one live channel lasting beyond :data:`RENEW_BEFORE`; returns how many
-    channels were started or renewed."""
+    channels were started or renewed, and the channels as they are now."""
     if get_settings().webhook_base_url is None:
-        return 0
+        return 0, []
     stored = watches.of_integration(integration.integration_id)
     watched = set(integration.watched)
     started = 0
@@ -124,7 +126,8 @@ def ensure(integration: Integration, watcher: CalendarWatcher, now: dt.datetime,
     for gone in stored:
         if gone.calendar not in watched or not gone.live(now):
             _stop(watcher, gone)
-    return started
+    return started, (watches.of_integration(integration.integration_id) if started else
+                     [w for w in stored if w.calendar in watched and w.live(now)])
 
 
 def _renew(integration: Integration, watcher: CalendarWatcher, stored: StoredWatch, now: dt.datetime) -> bool:
