@@ -16,8 +16,9 @@ import io
 import json
 import logging
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,8 +125,9 @@ def main() -> int:
     started = time.monotonic()
     say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
     logs = io.StringIO()
+    capture = _Capture(logs)
     # the same deployment as make serve and the tests; the demo drives the change queue itself
-    deployment = Deployment(PORTS, wrapper=lambda _, handler: _quiet(handler, logs))
+    deployment = Deployment(PORTS, wrapper=lambda _, handler: _quiet(handler, capture))
     with deployment.start(workers=False):
         stack, google, graph = deployment.stack, deployment.google, deployment.microsoft
         assert google is not None and graph is not None
@@ -142,7 +144,8 @@ def main() -> int:
         lindqvist_graph = connect_microsoft(stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
                                             privacy=sample_day.PRIVACY[sample_day.LINDQVIST],
                                             direction=Direction.TWO_WAY)
-        two_way_demo.start_watching(deployment, okafor_google, lindqvist_graph)
+        with capture.active():
+            two_way_demo.start_watching(deployment, okafor_google, lindqvist_graph)
         clinicians: dict[str, CalDavClinician | OAuthClinician | FeedSubscriber] = {
             "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
@@ -176,18 +179,44 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _quiet(handler: Any, captured: io.StringIO) -> Any:
-    """Runs the handler with its JSON log lines kept in ``captured``, so the demo output stays readable."""
-    from calsync.core.observability import logger
+class _Capture:
+    """Keeps calsync's JSON log lines (and anything printed) in ``captured`` while at least one handler runs.
+    Re-entrant and thread-safe: two-way sync calls a handler while another runs (Graph's validation request
+    reaches the webhook while the pull worker starts a subscription), so the first in and the last out switch."""
+
+    def __init__(self, captured: io.StringIO) -> None:
+        self.captured = captured
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: tuple[Any, Any] | None = None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        from calsync.core.observability import logger
+
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                stream = logger.registered_handler.setStream(self.captured)  # type: ignore[attr-defined]
+                self._saved = (stream, sys.stdout)
+                sys.stdout = self.captured
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved is not None:
+                    stream, stdout = self._saved
+                    logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+                    sys.stdout = stdout
+
+
+def _quiet(handler: Any, capture: _Capture) -> Any:
+    """Runs the handler with its JSON log lines kept aside, so the demo output stays readable."""
 
     def run(event: dict[str, Any], context: Any) -> Any:
-        handler_stream = logger.registered_handler
-        previous = handler_stream.setStream(captured)  # type: ignore[attr-defined]
-        try:
-            with contextlib.redirect_stdout(captured):
-                return handler(event, context)
-        finally:
-            handler_stream.setStream(previous)  # type: ignore[attr-defined]
+        with capture.active():
+            return handler(event, context)
 
     return run
 

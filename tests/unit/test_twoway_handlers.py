@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from calsync.aws import dead_letter
+from calsync.services.twoway import pull
 from devstack.lambda_runner import FakeLambdaContext
 from functions.availability import app as availability_app
 from functions.on_pull import app as pull_app
@@ -58,9 +60,9 @@ def test_bad_availability_questions_get_400_naming_the_problem(query, message):
 def test_a_malformed_pull_job_goes_to_the_dead_letter_queue_and_does_not_fail_the_batch(monkeypatch):
     parked: list[tuple[str, str, str | None]] = []
     pulled: list[str] = []
-    monkeypatch.setattr(pull_app.dead_letter, "send",
+    monkeypatch.setattr(dead_letter, "send",
                         lambda body, reason, message_id, queue_url=None: parked.append((body, reason, message_id)))
-    monkeypatch.setattr(pull_app.pull, "pull", lambda integration_id: pulled.append(integration_id))
+    monkeypatch.setattr(pull, "pull", lambda integration_id: pulled.append(integration_id))
     answer = pull_app.lambda_handler(sample("on_pull-sqs-batch.json"), context("pull"))
     assert answer == {"batchItemFailures": []}
     assert pulled == ["int-northside-health-dr-okafor-google"]
