@@ -21,7 +21,7 @@ from calsync.domain.event import EventKey
 from calsync.domain.model import AllDayPolicy, BusySharing, Direction
 from calsync.services import lifecycle
 from calsync.services.twoway import pull
-from calsync.store import integrations, pulls, watches
+from calsync.store import busy, integrations, pulls, watches
 from devstack.deployment import Deployment
 from devstack.sims.google import GoogleCalendarSimulator
 from tests.support.reliability import Clock, Ehr
@@ -273,3 +273,34 @@ def test_a_recurring_series_with_a_moved_and_a_cancelled_instance_is_expanded(de
         (at(8, offset=1), at(9, offset=1)), (at(17, offset=2), at(18, offset=2)),
         (at(8, offset=4), at(9, offset=4)), (at(8, offset=5), at(9, offset=5))]
     assert Counter(b.block_id for b in blocks(watched.integration.integration_id)).most_common(1)[0][1] == 1
+
+
+def test_several_calendars_are_watched_each_with_its_channel(deployment, google_sim, tenant_id):
+    user = f"dr-okafor@{tenant_id}.gmail.example"
+    google_sim.add_user(user)
+    google_sim.add_calendar(user, f"family-{tenant_id}", summary="Family")
+    clinician = two_way_google(deployment.stack, google_sim, tenant_id, watch_calendars=(f"family-{tenant_id}",))
+    start(clinician.integration.integration_id)
+    settle(deployment, google_sim)
+    assert {c.calendar_id for c in google_sim.watch_channels()} >= {user, f"family-{tenant_id}"}
+    google_sim.create_event(user, at(9), at(10), "Gym")
+    google_sim.create_event(f"family-{tenant_id}", at(15), at(16), "School play")
+    settle(deployment, google_sim)
+    assert spans(clinician.integration.integration_id) == [(at(9), at(10)), (at(15), at(16))]
+    stored = busy.of_integration(clinician.integration.integration_id)
+    assert len({s.slot.split("#")[0] for s in stored}) == 2  # kept under each calendar
+
+
+def test_a_pull_only_integration_reads_busy_time_writes_nothing_and_sees_conflicts(deployment, google_sim,
+                                                                                   tenant_id):
+    out = Outbound.listen(deployment.stack, tenant_id)
+    clinician = two_way_google(deployment.stack, google_sim, tenant_id, direction=Direction.PULL)
+    start(clinician.integration.integration_id)
+    settle(deployment, google_sim)
+    stored = integrations.get(clinician.integration.integration_id)
+    assert stored is not None and stored.status.value == "active"  # its calendar can be read: it works
+    google_sim.create_event(clinician.user, at(9), at(10), "Dentist")
+    settle(deployment, google_sim)
+    send_changes(deployment, Ehr(tenant_id, Clock()).change("apt-1", 9, day_offset=1))
+    assert [e["status"] for e in google_sim.events(clinician.user)] == ["confirmed"]  # only the dentist
+    assert [d["appointment_id"] for d in out.of("Conflict Detected")] == ["apt-1"]
