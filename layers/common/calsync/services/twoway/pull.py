@@ -90,7 +90,7 @@ def pull(integration_id: str, now: dt.datetime | None = None) -> PullReport:
         integration = integrations.get(integration_id)
         if integration is None or not integration.watching or not readers.readable(integration):
             if integration is not None:
-                watching.stop_watching(integration, moment)
+                watching.stop_watching(integration, moment, holding_lease=True)
             else:
                 pulls.forget(integration_id)
             return report

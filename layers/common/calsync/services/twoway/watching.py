@@ -37,6 +37,7 @@ LIFETIME = {Provider.GOOGLE: dt.timedelta(days=7), Provider.MICROSOFT: dt.timede
 """How long a channel is asked to live: Google's default; under the 4,230 minutes older Graph documentation
 gives for Outlook events (the current limit is 10,080)."""
 RENEW_BEFORE = dt.timedelta(days=1)
+STOP_LEASE_SECONDS = 60
 WATCH_SETTINGS = ("direction", "calendar_id", "watch_calendars", "all_day_busy", "busy_sharing", "window")
 """Integration settings that change what is read, or how it becomes busy time: a change reads everything again."""
 
@@ -65,10 +66,20 @@ def start_watching(integration: Integration, now: dt.datetime | None = None) -> 
     request_pull(integration.integration_id, "watch_started", now, full=True)
 
 
-def stop_watching(integration: Integration, now: dt.datetime | None = None) -> None:
+def stop_watching(integration: Integration, now: dt.datetime | None = None, *, holding_lease: bool = False) -> None:
     """Stops every channel of the integration and withdraws its busy time (best effort with the provider:
-    a channel that cannot be stopped, e.g. after the grant was revoked, is forgotten and ends on its own)."""
+    a channel that cannot be stopped, e.g. after the grant was revoked, is forgotten and ends on its own).
+
+    Under the integration's pull lease, so a pull running now cannot store busy time after it: when a pull
+    holds the lease, the cleanup is left to a pull due when that lease ends (it finds the integration no
+    longer watching and comes back here)."""
     now = now or dt.datetime.now(dt.UTC)
+    if not holding_lease:
+        owner = f"stop-{secrets.token_hex(6)}"
+        if pulls.acquire(integration.integration_id, owner, now, STOP_LEASE_SECONDS) is None:
+            state = pulls.state(integration.integration_id)
+            pulls.schedule(integration.integration_id, (state.next_pull_at if state and state.next_pull_at else now))
+            return
     watcher = _watcher(integration)
     for stored in watches.of_integration(integration.integration_id):
         _stop(watcher, stored)
