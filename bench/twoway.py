@@ -258,22 +258,24 @@ def latency(deployment: Deployment, tenant: str, runs: int) -> None:
     print(summary("baseline: EHR change -> event in the Google calendar", pushes))
 
 
-def availability_query(deployment: Deployment, tenant: str, runs: int) -> None:
-    owner = busy.owner_key(tenant, "dr-busy")
+def availability_query(deployment: Deployment, tenant: str, runs: int, per_day: int, label: str) -> None:
+    """A month of a clinician with ``per_day`` busy blocks a day on each of three calendars."""
+    practitioner = f"dr-{label}"
+    owner = busy.owner_key(tenant, practitioner)
     month = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
     count = 0
-    for integration in ("google", "graph", "caldav"):
+    for calendar, integration in enumerate(("google", "graph", "caldav")):
         for day in range(-2, 33):
-            for slot in range(10):
-                start = month + dt.timedelta(days=day, hours=7 + slot, minutes=7 * (hash(integration) % 7))
-                busy.put(f"{tenant}-{integration}", owner, BusyBlock(
+            for slot in range(per_day):
+                start = month + dt.timedelta(days=day, hours=7 + slot, minutes=10 * calendar)
+                busy.put(f"{tenant}-{label}-{integration}", owner, BusyBlock(
                     block_id=uuid.uuid4().hex, calendar="c", source=f"{integration}-{day}-{slot}", start=start,
                     end=start + dt.timedelta(minutes=40), status=BusyStatus.BUSY), "1#0")
                 count += 1
     end = month + dt.timedelta(days=31)
     identity = deployment.identity(tenant)
-    url = (f"{deployment.api.base_url}/tenants/{tenant}/practitioners/dr-busy/busy"
-           f"?start={month:%Y-%m-%dT%H:%M:%SZ}&end={end:%Y-%m-%dT%H:%M:%SZ}")
+    url = str(httpx.Request("GET", f"{deployment.api.base_url}/tenants/{tenant}/practitioners/{practitioner}/busy",
+                            params={"start": f"{month:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}"}).url)
     client = httpx.Client(timeout=10)
 
     def signed() -> dict[str, str]:
@@ -291,17 +293,17 @@ def availability_query(deployment: Deployment, tenant: str, runs: int) -> None:
             samples.append((time.perf_counter() - started) * 1000)
         return samples
 
-    intervals = availability.busy_between(tenant, "dr-busy", month, end)
+    intervals = availability.busy_between(tenant, practitioner, month, end)
     dynamodb = deployment.stack.client("dynamodb")
-    table = integrations.IntegrationItem.Meta.table_name  # type: ignore[attr-defined]
-    print(f"availability for a month of a busy clinician ({count} blocks over 3 calendars, "
-          f"{len(intervals)} merged intervals in the month):")
+    table = busy.BusyBlockItem.Meta.table_name  # type: ignore[attr-defined]
+    print(f"availability for a month of a {label} clinician ({per_day} blocks a day on each of 3 calendars: "
+          f"{count} blocks, {len(intervals)} merged intervals in the month):")
     print(summary("service: one query of the by_owner index, merged", timed(
-        lambda: availability.busy_between(tenant, "dr-busy", month, end))))
+        lambda: availability.busy_between(tenant, practitioner, month, end))))
     print(summary("route: GET .../busy signed (SigV4), local HTTP API", timed(
         lambda: client.get(url, headers=signed()).raise_for_status())))
     print(summary("baseline: one GetItem on the same DynamoDB Local", timed(
-        lambda: dynamodb.get_item(TableName=str(table), Key={"integration_id": {"S": "none"}}))))
+        lambda: dynamodb.get_item(TableName=str(table), Key={"integration_id": {"S": "x"}, "slot": {"S": "y"}}))))
 
 
 def main() -> None:
@@ -314,7 +316,8 @@ def main() -> None:
 
         per_notification(deployment, tenant)
         latency(deployment, tenant, args.runs)
-        availability_query(deployment, tenant, args.runs)
+        availability_query(deployment, tenant, args.runs, 4, "busy")
+        availability_query(deployment, tenant, args.runs, 10, "fully-booked")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def _utc(moment: dt.datetime) -> str:
 
 
 def _moment(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(text)  # "...Z" is UTC; several times faster than strptime
 
 
 def slot_of(block: BusyBlock) -> str:

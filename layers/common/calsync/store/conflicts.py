@@ -58,7 +58,7 @@ def _utc(moment: dt.datetime) -> str:
 
 
 def _moment(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(text)  # "...Z" is UTC
 
 
 def _recorded(item: ConflictItem) -> Recorded:
