@@ -289,6 +289,14 @@ def test_several_calendars_are_watched_each_with_its_channel(deployment, google_
     assert spans(clinician.integration.integration_id) == [(at(9), at(10)), (at(15), at(16))]
     stored = busy.of_integration(clinician.integration.integration_id)
     assert len({s.slot.split("#")[0] for s in stored}) == 2  # kept under each calendar
+    # the clinician stops sharing the family calendar: its channel stops and its busy time goes
+    current = integrations.get(clinician.integration.integration_id)
+    assert current is not None
+    lifecycle.update(current.model_copy(update={"watch_calendars": ()}))
+    settle(deployment, google_sim)
+    assert spans(clinician.integration.integration_id) == [(at(9), at(10))]
+    assert [c.calendar_id for c in google_sim.watch_channels()
+            if c.calendar_id in (user, f"family-{tenant_id}")] == [user]
 
 
 def test_a_pull_only_integration_reads_busy_time_writes_nothing_and_sees_conflicts(deployment, google_sim,

@@ -198,6 +198,11 @@ def save_cursor(integration_id: str, tag: str, cursor: Cursor) -> None:
         item.save()
 
 
+def drop_cursor(integration_id: str, tag: str) -> None:
+    with translated("DeleteItem"):
+        PullItem(integration_id, CURSOR_PREFIX + tag).delete()
+
+
 def confirm_holds(integration_id: str) -> int:
     """An operator confirms the removals held on the integration's calendars; returns how many holds."""
     confirmed = 0

@@ -100,9 +100,11 @@ def apply(integration: Integration, calendar: str, read: Changes, known: Cursor,
     return CalendarOutcome(cursor, changed, withheld)
 
 
-def withdraw(integration: Integration, now: dt.datetime) -> list[Changed]:
-    """Removes (and publishes the removal of) every busy block of the integration."""
-    changed = [Changed(stored, None) for stored in busy.of_integration(integration.integration_id)]
+def withdraw(integration: Integration, now: dt.datetime, calendar: str | None = None) -> list[Changed]:
+    """Removes (and publishes the removal of) every busy block of the integration, or of one calendar."""
+    found = (busy.of_integration(integration.integration_id) if calendar is None
+             else busy.of_calendar(integration.integration_id, calendar).values())
+    changed = [Changed(stored, None) for stored in found]
     record(integration, changed, now)
     return changed
 

@@ -153,6 +153,9 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
         report.removals_held += outcome.held
         if outcome.cursor.hold is not None:
             due = min(due, outcome.cursor.hold.since + guard.CONFIRM_AFTER + dt.timedelta(seconds=30))
+    for calendar in cursors.keys() - set(integration.watched):  # no longer watched: its busy time goes
+        changed += busy_time.withdraw(integration, now, calendar)
+        pulls.drop_cursor(integration.integration_id, calendar_tag(calendar))
     report.blocks_changed += len(changed)
     detected, resolved = conflicts.busy_changed(integration, changed, now)
     report.conflicts_detected += detected
