@@ -40,10 +40,11 @@ from botocore.credentials import Credentials  # noqa: E402
 from pynamodb.connection.base import Connection  # noqa: E402
 
 from calsync.domain.busy import BusyBlock, BusyStatus  # noqa: E402
+from calsync.domain.contract import parse_detail  # noqa: E402
 from calsync.domain.event import EventKey  # noqa: E402
 from calsync.domain.model import Direction, PrivacySettings  # noqa: E402
 from calsync.services import sweeper  # noqa: E402
-from calsync.services.twoway import availability, pull, watching  # noqa: E402
+from calsync.services.twoway import availability, conflicts, pull, watching  # noqa: E402
 from calsync.store import busy, integrations  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
 from devstack.oauth_clinicians import connect_google, connect_microsoft  # noqa: E402
@@ -199,6 +200,12 @@ def per_notification(deployment: Deployment, tenant: str) -> None:
         caldav_calls = lambda: int(sum(TALLY.http.values()))  # noqa: E731
         measure("CalDAV: a poll, nothing changed", caldav_calls, lambda: poll(False))
         measure("CalDAV: a poll, one event changed", caldav_calls, lambda: poll(True))
+        unwatched = parse_detail(change(tenant, "dr-nobody-watches", "apt-unwatched", 1, 9))
+        watched = parse_detail(change(tenant, "dr-g", "apt-watched", 1, 9))
+        measure("conflict check of an EHR change, unwatched clinician", caldav_calls,
+                lambda: conflicts.appointment_changed(unwatched))
+        measure("conflict check of an EHR change, watched clinician", caldav_calls,
+                lambda: conflicts.appointment_changed(watched))
         measure("sweeper: a tick queuing the due pulls (no pull)", caldav_calls,
                 lambda: sweeper.run(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)))
 
@@ -312,8 +319,6 @@ def main() -> None:
     args = parser.parse_args()
     with Deployment(PORTS, schedule_period_seconds=3600) as deployment:
         tenant = f"bench-{uuid.uuid4().hex[:8]}"
-        from calsync.services.twoway import conflicts  # noqa: F401 - warm, as a running worker would be
-
         per_notification(deployment, tenant)
         latency(deployment, tenant, args.runs)
         availability_query(deployment, tenant, args.runs, 4, "busy")

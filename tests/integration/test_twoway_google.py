@@ -20,9 +20,10 @@ import pytest
 from calsync.domain.event import EventKey
 from calsync.domain.model import AllDayPolicy, BusySharing, Direction
 from calsync.services import lifecycle
-from calsync.services.twoway import pull
+from calsync.services.twoway import pull, readers
 from calsync.store import busy, integrations, pulls, watches
 from devstack.deployment import Deployment
+from devstack.oauth_clinicians import CLIENT_ID, CLIENT_SECRET
 from devstack.sims.google import GoogleCalendarSimulator
 from tests.support.reliability import Clock, Ehr
 from tests.support.twoway import (
@@ -312,3 +313,28 @@ def test_a_pull_only_integration_reads_busy_time_writes_nothing_and_sees_conflic
     send_changes(deployment, Ehr(tenant_id, Clock()).change("apt-1", 9, day_offset=1))
     assert [e["status"] for e in google_sim.events(clinician.user)] == ["confirmed"]  # only the dentist
     assert [d["appointment_id"] for d in out.of("Conflict Detected")] == ["apt-1"]
+
+
+def test_a_revoked_grant_is_an_announced_error_and_a_reconnect_reads_again(deployment, google_sim, tenant_id,
+                                                                          watched):
+    out = Outbound.listen(deployment.stack, tenant_id)
+    integration_id = watched.integration.integration_id
+    google_sim.create_event(watched.user, at(9), at(10), "Busy")
+    settle(deployment, google_sim)
+    google_sim.revoke(watched.user)
+    readers.forget()  # a warm reader would still hold the revoked access token until it expires
+    report = pull.pull(integration_id)
+    assert report.error == "reauth_required"
+    stored = integrations.get(integration_id)
+    assert stored is not None and (stored.status.value, stored.status_reason) == ("error", "reauth_required")
+    assert [e["detail"]["status"] for e in out.take() if e["detail-type"] == "Integration Status Changed"] == [
+        "error"]
+    assert len(blocks(integration_id)) == 1  # kept: the EHR was told the calendar cannot be read now
+    state = pulls.state(integration_id)
+    assert state is not None and state.next_pull_at is not None  # still tried, at the safety net's pace
+    lifecycle.reconnect(integration_id, {"refresh_token": google_sim.connect(watched.user, CLIENT_ID),
+                                         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    google_sim.create_event(watched.user, at(14), at(15), "Busy")
+    settle(deployment, google_sim)
+    assert spans(integration_id) == [(at(9), at(10)), (at(14), at(15))]
+    assert integrations.get(integration_id).status.value == "active"  # type: ignore[union-attr]

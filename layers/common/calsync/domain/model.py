@@ -154,9 +154,10 @@ class Integration(BaseModel):
 
     @property
     def watching(self) -> bool:
-        """Whether calsync reads this integration's calendars back now (pull or two-way, not paused,
-        disconnected or in ``error``)."""
-        return self.direction.pulls and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)
+        """Whether calsync reads this integration's calendars back (pull or two-way, not paused or
+        disconnected; one in ``error`` keeps being tried, and recovers when a read succeeds)."""
+        return self.direction.pulls and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE,
+                                                        IntegrationStatus.ERROR)
 
     @property
     def watched(self) -> tuple[str, ...]:

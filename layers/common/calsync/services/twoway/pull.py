@@ -132,11 +132,11 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
         except ProviderGoneError:
             if calendar == integration.calendar_id:
                 recovery.entered_error(integration, CALENDAR_GONE, now)
-                return now + RETRY_AFTER, CALENDAR_GONE
+                return now + SAFETY_NET, CALENDAR_GONE  # tried again at the safety net's pace
             read = Changes(complete=True)  # a watched calendar deleted: reads empty (the guard holds it)
         except ProviderAuthError:
             recovery.entered_error(integration, REAUTH_REQUIRED, now)
-            return now + RETRY_AFTER, REAUTH_REQUIRED
+            return now + SAFETY_NET, REAUTH_REQUIRED
         except ProviderError as error:
             count(Metric.PULL_FAILED)
             logger.warning("calendar not read", extra={"integration_id": integration.integration_id,
@@ -162,6 +162,9 @@ def _once(integration: Integration, state: PullState, now: dt.datetime,
     report.conflicts_resolved += resolved
     if integration.status is IntegrationStatus.PENDING:
         recovery.activated(integration)  # its calendars can be read: the connection works
+    elif integration.status is IntegrationStatus.ERROR and integration.status_reason in (REAUTH_REQUIRED,
+                                                                                         CALENDAR_GONE):
+        recovery.recovered(integration, now)  # its calendars read again: credentials and calendar are back
     due = min([due, *(channel.ends_at - watching.RENEW_BEFORE for channel in channels)])
     return max(due, now + dt.timedelta(seconds=30)), None
 
