@@ -468,11 +468,14 @@ class TwoWayConvergence(RuleBasedStateMachine):
             self.series[ref][original] = (moved, moved + dt.timedelta(hours=1))
         self._touched("series_edit")
 
-    @rule(appointment=st.sampled_from(APPOINTMENTS), delete=st.booleans(), hour=st.integers(17, 20))
-    def clinician_edits_a_calsync_event(self, appointment: str, delete: bool, hour: int) -> None:
-        state = self.ehr.get(appointment)
-        if state is None or state["status"] != "scheduled":
+    @rule(pick=st.integers(0, 99), delete=st.booleans(), hour=st.integers(17, 20))
+    def clinician_edits_a_calsync_event(self, pick: int, delete: bool, hour: int) -> None:
+        """The clinician drags (or deletes) one of the events calsync keeps on their calendar."""
+        scheduled = sorted(a for a, state in self.ehr.items() if state["status"] == "scheduled")
+        if not scheduled:
             return
+        appointment = scheduled[pick % len(scheduled)]
+        state = self.ehr[appointment]
         key = EventKey(self.integration_id, self.tenant, appointment)
         self.side.edit_own(key, None if delete else at(state["day"], hour))
         FIGURES.edits_of_ours += 1
