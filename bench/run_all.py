@@ -12,6 +12,7 @@ BENCHMARKS = (
     ("Google and Microsoft calls per change", ["bench.provider_calls"]),
     ("ICS feed rendering and the 304 path", ["bench.feed_render"]),
     ("two-way sync: per notification and poll, edit-to-bus latency, availability", ["bench.twoway"]),
+    ("what it costs in AWS, from measured calls per change", ["bench.costs"]),
     ("convergence under faults (long run)", ["bench.convergence"]),
 )
 

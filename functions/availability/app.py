@@ -23,7 +23,10 @@ JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    count(Metric.AVAILABILITY_ANSWERED if status == 200 else Metric.AVAILABILITY_REFUSED)
+    if status == 200:
+        count(Metric.AVAILABILITY_ANSWERED)
+    else:
+        count(Metric.AVAILABILITY_REFUSED)
     return {"statusCode": status, "headers": JSON, "body": json.dumps(body, separators=(",", ":"))}
 
 

@@ -19,7 +19,7 @@ from devstack.deployment import Deployment
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
-from devstack.stack import LocalStack
+from devstack.stack import EHR_SOURCE, LocalStack
 
 PULL_WORKER = "PullWorkerFunction"
 OUTBOUND = ("External Busy Time Changed", "Conflict Detected", "Conflict Resolved", "External Edit Reverted",
@@ -110,7 +110,7 @@ class Outbound:
 
 def send_changes(deployment: Deployment, *changes: Any) -> None:
     """``Appointment Changed`` events through the real path: bus → rule → queue → on_appointment_change."""
-    entries = [{"Source": "ehr.test", "DetailType": "Appointment Changed",
+    entries = [{"Source": EHR_SOURCE, "DetailType": "Appointment Changed",
                 "Detail": change.model_dump_json(exclude_none=True),
                 "EventBusName": deployment.stack.resources.event_bus_name} for change in changes]
     events = deployment.stack.client("events")

@@ -1,14 +1,22 @@
-"""Writes the contracts' JSON Schemas into ``schemas/`` (``python -m calsync.cli.schema``; ``make schema``)."""
+"""Writes the contracts' JSON Schemas into ``schemas/``: ``Appointment Changed`` one per version, and the
+events calsync publishes (``python -m calsync.cli.schema``; ``make schema``)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from calsync.domain.schema import APPOINTMENT_CHANGED_FILE, all_schemas
+from calsync.domain.schema import all_schemas, appointment_changed_file
 
 SCHEMAS = Path(__file__).resolve().parents[4] / "schemas"
-SCHEMA_FILE = SCHEMAS / APPOINTMENT_CHANGED_FILE
+
+
+def schema_file(version: int) -> Path:
+    return SCHEMAS / appointment_changed_file(version)
+
+
+SCHEMA_FILE = schema_file(1)
+"""The first version's schema (still accepted)."""
 
 
 def main() -> int:

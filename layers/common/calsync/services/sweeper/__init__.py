@@ -7,12 +7,16 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection);
+   a new connection); and an operator's practice resync (``practice``) that was left unfinished;
 5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
    integration's ledger; those behind are synced (a missed event, a crash between the provider write
    and the ledger write, an integration that recovered);
-6. **renewal hooks** (``renewal``) — hooks registered by code that owns something with an expiry;
-7. **pulls due** (``pulls``) — two-way sync: CalDAV polling, the 15-minute safety net, channel renewal and
+6. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
+   the last pass: those that came inside its detail horizon get their details, visits past its retention
+   line are rewritten busy-only;
+7. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+8. **renewal hooks** (``renewal``) — hooks registered by code that owns something with an expiry;
+9. **pulls due** (``pulls``) — two-way sync: CalDAV polling, the 15-minute safety net, channel renewal and
    held removals, as pull jobs queued for the pull worker.
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
@@ -33,11 +37,14 @@ import datetime as dt
 import time
 
 from calsync.core.observability import Metric, count, logger
-from calsync.services import recovery
+from calsync.services import policies, recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
+from calsync.services.sweeper.horizon import crossed_horizon
+from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.pulls import queue_due_pulls
 from calsync.services.sweeper.renewal import register_renewal, renew
@@ -58,7 +65,10 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
+    work.tasks(PRACTICE_PREFIX, resync_practice)
     gap_sweep(work)
+    census(work)
     renew(work)
     queue_due_pulls(work)
     work.report.cut_short = work.budget.cut_short

@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from calsync.core.observability import Metric, count, logger
-from calsync.domain import rules
-from calsync.services.sweeper.context import PAGE, TASK_LEASE_SECONDS, Cursor, Run
-from calsync.store import appointments, ledger, sweeps
+from calsync.services.sweeper.context import PAGE, Cursor, Run
+from calsync.store import appointments
 
 LOOKBACK = dt.timedelta(hours=24)
 GAP_INTERVAL = dt.timedelta(minutes=10)
@@ -25,31 +24,13 @@ GAP_TASK = "gap"
 
 
 def gap_sweep(run: Run) -> None:
-    task = sweeps.get(GAP_TASK, run.now)
-    if task is None:
-        sweeps.schedule_if_absent(GAP_TASK, run.now)
-        task = sweeps.get(GAP_TASK, run.now)
-    if task is None or task.leased or (task.not_before is not None and task.not_before > run.now):
-        return
-    if not sweeps.claim(task, run.owner, run.now, TASK_LEASE_SECONDS):
-        return
-    cursor = task.cursor if task.cursor and "pass" in task.cursor else {"pass": int(run.now.timestamp()), "bucket": 0}
-    try:
-        done = _advance(run, cursor)
-    except Exception:  # a killed process releases nothing: the task's lease expires instead
-        sweeps.release(task, run.owner, run.now, task.cursor)
-        raise
-    if done:
-        started = dt.datetime.fromtimestamp(cursor["pass"], dt.UTC)
-        sweeps.release(task, run.owner, run.now, {"last_pass": cursor["pass"]},
-                       not_before=max(run.now, started + GAP_INTERVAL))
-    else:
-        sweeps.release(task, run.owner, run.now, cursor)
+    run.periodic(GAP_TASK, GAP_INTERVAL, _advance)
 
 
 def _advance(run: Run, cursor: Cursor) -> bool:
     """Advances one pass (mutating ``cursor``); True when the pass is complete."""
     started = dt.datetime.fromtimestamp(cursor["pass"], dt.UTC)
+    cursor.setdefault("bucket", 0)
     oldest, newest = started - LOOKBACK, started - SETTLE
     days = sorted({oldest.date(), started.date()})
     buckets = [bucket for day in days for bucket in appointments.changed_day_buckets(day)]
@@ -75,18 +56,12 @@ def _advance(run: Run, cursor: Cursor) -> bool:
 
 def _repair(run: Run, found: appointments.Received) -> None:
     run.report.gap_examined += 1
-    appointment = found.appointment
-    targets = run.engine.targets(appointment, found.holders, run.integrations)
-    key = appointment.key
-    entries = ledger.get_many(((i.integration_id, key) for i in targets), run.now)
-    run.budget.read(len(targets) + 1)
-    for integration in targets:
-        reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), run.now)
-        if reason is None or not run.budget.can_sync():
-            continue
-        outcome = run.sync(integration, appointment)
+    for integration, reason, outcome in run.bring_in_step(found):
+        count(Metric.DRIFT_FOUND)
         if outcome is not None:
             run.report.gap_repaired += 1
             count(Metric.DRIFT_REPAIRED)
             logger.warning("drift repaired", extra={"integration_id": integration.integration_id,
+                                                    "tenant_id": found.appointment.tenant_id,
+                                                    "appointment_id": found.appointment.appointment_id,
                                                     "drift": reason, "outcome": outcome.value})

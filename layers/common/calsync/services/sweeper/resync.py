@@ -60,6 +60,7 @@ def resync_window(run: Run, integration: Integration | None, task: sweeps.Task) 
 
 def _resync_one(run: Run, integration: Integration, appointment: AppointmentChanged | None,
                 entry: LedgerEntry | None) -> None:
-    if appointment is not None and rules.drift(integration, appointment, entry, run.now) and (
+    policy = run.engine.ports.policies.for_tenant(integration.tenant_id)
+    if appointment is not None and rules.drift(integration, appointment, entry, run.now, policy) and (
             run.sync(integration, appointment) is not None):
         run.report.resynced += 1
