@@ -202,6 +202,7 @@ def test_forged_unknown_expired_and_replayed_notifications_change_nothing(deploy
     assert post(deployment, {**genuine, "X-Goog-Message-Number": "999"}).status_code == 200
     assert deployment.drain(PULL_WORKER).received == 0
     lifecycle.pause(watched.integration.integration_id)  # the channel is stopped
+    settle(deployment, google_sim)  # and the pull it asks for withdraws the busy time
     assert post(deployment, {**genuine, "X-Goog-Message-Number": "1001"}).status_code == 404
     assert deployment.drain(PULL_WORKER).received == 0
     assert len([r for r in google_sim.api_requests() if "/events" in r.request.path]) == calls + 1
@@ -214,8 +215,10 @@ def test_channels_stop_on_pause_disconnect_and_direction_change_and_restart_on_r
     google_sim.create_event(watched.user, at(9), at(10), "Busy")
     settle(deployment, google_sim)
     out.take()
-    lifecycle.pause(integration_id)
+    lifecycle.pause(integration_id)  # channels stopped at once; the busy time goes with the pull it asks for
     assert google_sim.watch_channels(watched.user) == [] and watches.of_integration(integration_id) == []
+    assert len(blocks(integration_id)) == 1
+    settle(deployment, google_sim)
     assert blocks(integration_id) == []
     (withdrawn,) = out.of("External Busy Time Changed")
     assert [b["deleted"] for b in withdrawn["blocks"]] == [True]
@@ -225,12 +228,16 @@ def test_channels_stop_on_pause_disconnect_and_direction_change_and_restart_on_r
     stored = integrations.get(integration_id)
     assert stored is not None
     lifecycle.update(stored.model_copy(update={"direction": Direction.PUSH}))
-    assert google_sim.watch_channels(watched.user) == [] and blocks(integration_id) == []
+    assert google_sim.watch_channels(watched.user) == []
+    settle(deployment, google_sim)
+    assert blocks(integration_id) == []
     lifecycle.update(stored.model_copy(update={"direction": Direction.TWO_WAY}))
     settle(deployment, google_sim)
     assert len(google_sim.watch_channels(watched.user)) == 1
     lifecycle.disconnect(integration_id)
-    assert google_sim.watch_channels(watched.user) == [] and pulls.state(integration_id) is None
+    assert google_sim.watch_channels(watched.user) == []
+    settle(deployment, google_sim)
+    assert pulls.state(integration_id) is None and blocks(integration_id) == []
 
 
 def test_channels_are_renewed_before_they_expire_by_the_pulls_the_sweeper_makes_due(deployment, google_sim,

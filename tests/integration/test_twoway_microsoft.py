@@ -14,7 +14,7 @@ import pytest
 
 from calsync.domain.model import AllDayPolicy
 from calsync.services import lifecycle
-from calsync.store import ledger, watches
+from calsync.store import ledger, pulls, watches
 from devstack.deployment import Deployment
 from devstack.sims.microsoft import MicrosoftGraphSimulator
 from tests.support.reliability import Clock, Ehr
@@ -173,3 +173,5 @@ def test_disconnect_deletes_the_subscription(deployment, microsoft_sim, watched)
     lifecycle.disconnect(watched.integration.integration_id)
     assert microsoft_sim.active_subscriptions(watched.user) == []
     assert watches.of_integration(watched.integration.integration_id) == []
+    settle(deployment, microsoft_sim)  # the pull that withdraws the busy time and forgets the pull state
+    assert pulls.state(watched.integration.integration_id) is None

@@ -539,6 +539,7 @@ class TwoWayConvergence(RuleBasedStateMachine):
             stored = integrations.get(self.integration_id)
             if stored is not None:
                 lifecycle.disconnect(self.integration_id)  # nothing of this schedule stays due
+                self._pump()  # the pull that withdraws its busy time
 
     def _quiesce(self) -> None:
         for sim in self.side.sims:

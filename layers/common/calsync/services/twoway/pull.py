@@ -90,9 +90,10 @@ def pull(integration_id: str, now: dt.datetime | None = None) -> PullReport:
         integration = integrations.get(integration_id)
         if integration is None or not integration.watching or not readers.readable(integration):
             if integration is not None:
-                watching.stop_watching(integration, moment, holding_lease=True)
+                watching.stop_watching(integration, moment)  # paused, disconnected, push only: busy time goes
             else:
                 pulls.forget(integration_id)
+            count(Metric.PULL_RUN)
             return report
         due, report.error = _once(integration, state, moment, report)
         count(Metric.PULL_RUN)

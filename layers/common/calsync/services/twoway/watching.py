@@ -2,11 +2,16 @@
 
 * :func:`start_watching` — an integration that reads back (pull or two-way) and is pending or active:
   a full pull is asked for; the pull starts a channel on every watched calendar (:func:`ensure`).
-* :func:`stop_watching` — paused, disconnected, in ``error`` on purpose, or no longer reading back: every
-  channel is stopped (``channels.stop``, ``DELETE /subscriptions/{id}``), its busy time is withdrawn
-  (published as removed, conflicts resolved) and its pull state dropped.
-* :func:`follow` — the lifecycle hook (``calsync.services.lifecycle``): compares an integration before and
-  after a step and starts, restarts or stops watching.
+* :func:`stop_reading_back` — paused, disconnected, or no longer reading back: every channel is stopped at
+  the provider at once (``channels.stop``, ``DELETE /subscriptions/{id}``), while the credentials still work
+  (a disconnect revokes them next), and a pull is asked for; that pull finds the integration no longer
+  watched and, under the integration's pull lease, withdraws its busy time (:func:`stop_watching`:
+  published as removed, conflicts resolved) and drops its pull state. So the functions that change an
+  integration (the connect page, the integration API) only stop channels and queue a job; the busy time
+  is the pull worker's alone, and a pull running at that moment cannot store any after the withdrawal.
+* :func:`follow` — the lifecycle hook for every step (``calsync.services.lifecycle.register_on_change``):
+  compares an integration before and after it and starts, restarts or stops watching;
+  :func:`disconnected` — the disconnect hook (``register_on_disconnect``).
 * :func:`ensure` — run by every pull: each watched calendar has one live channel that lasts beyond
   :data:`RENEW_BEFORE` (renewed where the provider can, else replaced: a new channel first, then the old one
   stopped), and channels of calendars no longer watched are stopped.
@@ -37,7 +42,6 @@ LIFETIME = {Provider.GOOGLE: dt.timedelta(days=7), Provider.MICROSOFT: dt.timede
 """How long a channel is asked to live: Google's default; under the 4,230 minutes older Graph documentation
 gives for Outlook events (the current limit is 10,080)."""
 RENEW_BEFORE = dt.timedelta(days=1)
-STOP_LEASE_SECONDS = 60
 WATCH_SETTINGS = ("direction", "calendar_id", "watch_calendars", "all_day_busy", "busy_sharing", "window")
 """Integration settings that change what is read, or how it becomes busy time: a change reads everything again."""
 
@@ -66,20 +70,20 @@ def start_watching(integration: Integration, now: dt.datetime | None = None) -> 
     request_pull(integration.integration_id, "watch_started", now, full=True)
 
 
-def stop_watching(integration: Integration, now: dt.datetime | None = None, *, holding_lease: bool = False) -> None:
-    """Stops every channel of the integration and withdraws its busy time (best effort with the provider:
-    a channel that cannot be stopped, e.g. after the grant was revoked, is forgotten and ends on its own).
+def stop_reading_back(integration: Integration, now: dt.datetime | None = None) -> None:
+    """Stops the integration's channels at the provider now, and asks for the pull that withdraws its busy
+    time (see the module's docstring)."""
+    watcher = _watcher(integration)
+    for stored in watches.of_integration(integration.integration_id):
+        _stop(watcher, stored)
+    readers.forget(integration.integration_id)
+    request_pull(integration.integration_id, "watch_stopped", now)
 
-    Under the integration's pull lease, so a pull running now cannot store busy time after it: when a pull
-    holds the lease, the cleanup is left to a pull due when that lease ends (it finds the integration no
-    longer watching and comes back here)."""
-    now = now or dt.datetime.now(dt.UTC)
-    if not holding_lease:
-        owner = f"stop-{secrets.token_hex(6)}"
-        if pulls.acquire(integration.integration_id, owner, now, STOP_LEASE_SECONDS) is None:
-            state = pulls.state(integration.integration_id)
-            pulls.schedule(integration.integration_id, (state.next_pull_at if state and state.next_pull_at else now))
-            return
+
+def stop_watching(integration: Integration, now: dt.datetime) -> None:
+    """Run by a pull, under the integration's lease, once it is no longer watched: every channel left is
+    stopped (best effort with the provider: one that cannot be stopped, e.g. after the grant was revoked,
+    is forgotten and ends on its own), its busy time withdrawn and its pull state dropped."""
     watcher = _watcher(integration)
     for stored in watches.of_integration(integration.integration_id):
         _stop(watcher, stored)
@@ -91,15 +95,21 @@ def stop_watching(integration: Integration, now: dt.datetime | None = None, *, h
 
 
 def follow(step: str, before: Integration | None, after: Integration, now: dt.datetime) -> None:
-    """The lifecycle hook: what a step (connect, pause, resume, disconnect, reconnect, update) means for
-    reading the integration back."""
+    """The lifecycle hook: what a step (connect, pause, resume, reconnect, update) means for reading the
+    integration back."""
     if not after.watching:
-        if before is not None and before.direction.pulls:
-            stop_watching(after, now)
+        if before is not None and before.watching and readers.readable(after):
+            stop_reading_back(after, now)
         return
     if (before is None or step == "reconnect" or not before.watching
             or any(getattr(before, name) != getattr(after, name) for name in WATCH_SETTINGS)):
         start_watching(after, now)
+
+
+def disconnected(integration: Integration) -> None:
+    """The disconnect hook: channels stopped while the credentials still work, busy time withdrawn by a pull."""
+    if integration.direction.pulls and readers.readable(integration):
+        stop_reading_back(integration)
 
 
 # -- channels -----------------------------------------------------------------------------------------------
