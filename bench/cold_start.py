@@ -1,5 +1,5 @@
 """Cold-start import time of each handler module in a fresh Python process (wall clock, best and
-median of N runs after one warm-up). Budget: worker ≤ 300 ms, feed/webhook ≤ 200 ms.
+median of N runs after one warm-up). Budget: worker ≤ 300 ms, feed/webhook/connect ≤ 200 ms.
 
     .venv/bin/python -m bench.cold_start [--runs 7]
 """
@@ -26,6 +26,8 @@ HANDLERS = {
     "retry_sweeper": "functions.retry_sweeper.app",
     "on_pull": "functions.on_pull.app",
     "availability": "functions.availability.app",
+    "connect": "functions.connect.app",
+    "integration_api": "functions.integration_api.app",
 }
 """Handler modules; "+ calendar route" adds what a push notification imports on first use."""
 ENV = {

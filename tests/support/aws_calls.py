@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 # the parameters that say which resource a call touches (and, for PutEvents, its sources)
-_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName")
+_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName", "KeyId")
 
 
 @dataclass(frozen=True)

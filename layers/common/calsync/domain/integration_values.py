@@ -15,7 +15,9 @@ stored before these rules existed must go on syncing, and what renders it is saf
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,6 +38,13 @@ MICROSOFT_TENANT = "tenant_id"
 """Microsoft: the directory (tenant GUID, a verified domain, or ``common``/``organizations``)."""
 APP_SECRET_REF = "app_secret_ref"  # noqa: S105 - an option name
 """OAuth providers: the secret holding the application's client id and secret, when not the integration's."""
+CREATED_BY_CALSYNC = "calendar_created_by_calsync"
+"""``true`` when the calendar is the one the connect page made ("Clinic appointments")."""
+CALDAV_ZONE = "time_zone"
+"""CalDAV, read back (two-way sync): the IANA zone floating times and all-day dates are placed in."""
+MAX_WATCH_CALENDARS = 50
+"""Pull and two-way: at most this many further calendars whose events count as busy
+(:attr:`~calsync.domain.model.Integration.watch_calendars`, chosen on the connect page or through the API)."""
 
 GRAPH_MODES = ("delegated", "organisation")
 
@@ -56,6 +65,8 @@ GRAPH_USER = re.compile(r"[A-Za-z0-9'._!#^~+-]{1,113}(?:@[A-Za-z0-9.-]{1,255})?"
 MICROSOFT_DIRECTORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 
 SHORT_TEXT = 200
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+"""What :func:`single_line` accepts, as a JSON Schema pattern (not blank, no control characters)."""
 
 Check = Callable[[str], str]
 
@@ -91,11 +102,25 @@ def _one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+def _zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("must be an IANA time zone name")
+    return value
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 _SECRET = matches(SECRET_REF, "a Secrets Manager name or ARN")
+_CONNECTED = {CREATED_BY_CALSYNC: _one_of(("true",))}
+"""What the connect page records on every calendar provider's integration."""
 OPTIONS: Mapping[str, Mapping[str, Check]] = {
-    "caldav": {},
-    "google": {APP_SECRET_REF: _SECRET},
+    "caldav": {**_CONNECTED, CALDAV_ZONE: _zone},
+    "google": {APP_SECRET_REF: _SECRET, **_CONNECTED},
     "microsoft": {
+        **_CONNECTED,
         APP_SECRET_REF: _SECRET,
         GRAPH_MODE: _one_of(GRAPH_MODES),
         GRAPH_USER_ID: matches(GRAPH_USER, "a Microsoft Entra object id or user principal name"),

@@ -25,7 +25,7 @@ from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
-from calsync.http.client import new_client
+from calsync.http.guarded import guarded_client
 from calsync.http.origins import may_carry_credentials
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
@@ -43,18 +43,20 @@ class CalDavSession:
     refusal, see http.outcomes). The client is made on the first request, so credentials are read only then."""
 
     def __init__(self, credentials: Credentials | None, client: httpx.Client | None = None, *,
-                 local_development: bool = False) -> None:
+                 local_development: bool | None = None) -> None:
         self._credentials = credentials
         self._client = client
-        self._local_development = local_development
+        self._local_development = get_settings().local_development if local_development is None else local_development
 
     def client(self) -> httpx.Client:
         """The HTTP client with the credentials (made, and the credentials read, on first use)."""
         if self._client is None:
             assert self._credentials is not None
             username, password = self._credentials()
-            self._client = new_client(get_settings().provider_timeout_seconds,
-                                      auth=httpx.BasicAuth(username, password))
+            # the server was typed in by a person: public addresses only
+            self._client = guarded_client(get_settings().provider_timeout_seconds,
+                                          allow_loopback=self._local_development,
+                                          auth=httpx.BasicAuth(username, password))
         return self._client
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -72,7 +74,7 @@ class CalDavProvider:
     name = NAME
 
     def __init__(self, integration: Integration, credentials: Credentials | None = None,
-                 client: httpx.Client | None = None, *, local_development: bool = False) -> None:
+                 client: httpx.Client | None = None, *, local_development: bool | None = None) -> None:
         if not integration.calendar_id.startswith(("https://", "http://")):
             raise ConfigurationError("caldav calendar_id must be the collection URL")
         if client is None and credentials is None:

@@ -52,7 +52,7 @@ from calsync.services.sweeper.replay import replay_parked
 from calsync.services.sweeper.resync import resync_window
 from calsync.store import sweeps
 
-__all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "run"]
+__all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "resync_now", "run"]
 
 
 def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine: Engine | None = None) -> SweepReport:
@@ -86,4 +86,14 @@ def replay_now(integration_id: str, now: dt.datetime, budget: Budget | None = No
     task = sweeps.get(recovery.replay_task(integration_id), now)
     if task is not None and not task.leased:
         work.task(task, recovery.REPLAY_PREFIX, replay_parked)
+    return work.report
+
+
+def resync_now(integration_id: str, now: dt.datetime, budget: Budget | None = None) -> SweepReport:
+    """Runs the integration's scheduled resync at once (a new connection: its first appointments arrive
+    while the clinician watches), as far as ``budget`` allows; the next sweeper run goes on from there."""
+    work = Run(now, budget or Budget())
+    task = sweeps.get(recovery.resync_task(integration_id), now)
+    if task is not None and not task.leased:
+        work.task(task, recovery.RESYNC_PREFIX, resync_window)
     return work.report

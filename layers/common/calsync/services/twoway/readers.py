@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from calsync.core.settings import get_settings
+from calsync.domain import integration_values
 from calsync.domain.model import Integration, Provider
 from calsync.services import writers
 
 if TYPE_CHECKING:
     from calsync.providers.inbound import CalendarReader, CalendarWatcher
 
-ZONE_OPTION = "time_zone"
+ZONE_OPTION = integration_values.CALDAV_ZONE
 """CalDAV integrations: the zone floating times and all-day dates are placed in (else the calendar's)."""
 
 ReaderFactory = Callable[[Integration], "CalendarReader"]
