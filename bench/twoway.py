@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from devstack.deployment import Deployment, DeploymentPorts
-from devstack.stack import apply_env, stack_env
+from devstack.stack import EHR_SOURCE, apply_env, stack_env
 
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))
@@ -139,7 +139,7 @@ def change(tenant: str, practitioner: str, appointment: str, version: int, hour:
 def put_change(deployment: Deployment, detail: dict[str, Any]) -> None:
     bus = deployment.stack.resources.event_bus_name
     deployment.stack.client("events").put_events(Entries=[{
-        "Source": "ehr.bench", "DetailType": "Appointment Changed", "Detail": json.dumps(detail), "EventBusName": bus}])
+        "Source": EHR_SOURCE, "DetailType": "Appointment Changed", "Detail": json.dumps(detail), "EventBusName": bus}])
 
 
 def per_notification(deployment: Deployment, tenant: str) -> None:

@@ -131,7 +131,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("sts:AssumeRole", "ConnectFunctionRole"), ("sts:TagSession", "ConnectFunctionRole"),
         ("sts:AssumeRole", "IntegrationApiFunctionRole"), ("sts:TagSession", "IntegrationApiFunctionRole"),
     },
-    "ConnectFunctionRole": _SENDS_PULLS | _STOPS_CHANNELS | {
+    "ConnectFunctionRole": _SENDS_PULLS | {  # the page only ever starts two-way sync
         ("dynamodb:GetItem", "ConnectLinksTable"), ("dynamodb:UpdateItem", "ConnectLinksTable"),
         ("dynamodb:PutItem", "OAuthStatesTable"), ("dynamodb:DeleteItem", "OAuthStatesTable"),
         ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),

@@ -73,9 +73,7 @@ def start_watching(integration: Integration, now: dt.datetime | None = None) -> 
 def stop_reading_back(integration: Integration, now: dt.datetime | None = None) -> None:
     """Stops the integration's channels at the provider now, and asks for the pull that withdraws its busy
     time (see the module's docstring)."""
-    watcher = _watcher(integration)
-    for stored in watches.of_integration(integration.integration_id):
-        _stop(watcher, stored)
+    _stop_all(integration)
     readers.forget(integration.integration_id)
     request_pull(integration.integration_id, "watch_stopped", now)
 
@@ -84,9 +82,7 @@ def stop_watching(integration: Integration, now: dt.datetime) -> None:
     """Run by a pull, under the integration's lease, once it is no longer watched: every channel left is
     stopped (best effort with the provider: one that cannot be stopped, e.g. after the grant was revoked,
     is forgotten and ends on its own), its busy time withdrawn and its pull state dropped."""
-    watcher = _watcher(integration)
-    for stored in watches.of_integration(integration.integration_id):
-        _stop(watcher, stored)
+    _stop_all(integration)
     changed = busy_time.withdraw(integration, now)
     conflicts.busy_changed(integration, changed, now)
     conflicts.untrack(integration)
@@ -113,6 +109,12 @@ def disconnected(integration: Integration) -> None:
 
 
 # -- channels -----------------------------------------------------------------------------------------------
+
+
+def _stop_all(integration: Integration) -> None:
+    watcher = _watcher(integration)
+    for stored in watches.of_integration(integration.integration_id):
+        _stop(watcher, stored)
 
 
 def _watcher(integration: Integration) -> CalendarWatcher | None:
