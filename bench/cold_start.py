@@ -22,10 +22,14 @@ HANDLERS = {
     "on_appointment_change": "functions.on_appointment_change.app",
     "feed": "functions.feed.app",
     "on_webhook": "functions.on_webhook.app",
+    "on_webhook + calendar route": "functions.on_webhook.app, calsync.services.twoway.webhooks",
     "retry_sweeper": "functions.retry_sweeper.app",
+    "on_pull": "functions.on_pull.app",
+    "availability": "functions.availability.app",
     "connect": "functions.connect.app",
     "integration_api": "functions.integration_api.app",
 }
+"""Handler modules; "+ calendar route" adds what a push notification imports on first use."""
 ENV = {
     **TABLE_NAMES,
     "AWS_REGION": "us-east-1",
@@ -61,7 +65,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}  "
           f"(interpreter start alone: {baseline:.0f} ms wall, {baseline_cpu:.0f} ms CPU)")
     for name, module in HANDLERS.items():
-        if not (ROOT / module.replace(".", "/")).with_suffix(".py").exists():
+        if not (ROOT / module.split(",")[0].replace(".", "/")).with_suffix(".py").exists():
             continue
         try:
             best, median, cpu = time_import(module, args.runs)

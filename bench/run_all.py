@@ -12,6 +12,7 @@ BENCHMARKS = (
     ("Google and Microsoft calls per change", ["bench.provider_calls"]),
     ("ICS feed rendering and the 304 path", ["bench.feed_render"]),
     ("booking-platform webhooks, per verified request", ["bench.platform_webhooks"]),
+    ("two-way sync: per notification and poll, edit-to-bus latency, availability", ["bench.twoway"]),
     ("what it costs in AWS, from measured calls per change", ["bench.costs"]),
     ("the connect page: Continue → first event, page weight", ["bench.connect"]),
     ("convergence under faults (long run)", ["bench.convergence"]),

@@ -4,6 +4,7 @@ discover the calendar, keep the credentials in Secrets Manager, store the integr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -30,9 +31,10 @@ class CalDavClinician:
 
 def connect_caldav(stack: LocalStack, *, tenant_id: str, practitioner_id: str, privacy: PrivacySettings,
                    username: str | None = None, password: str | None = None,
-                   practice_filter: frozenset[str] = frozenset()) -> CalDavClinician:
+                   practice_filter: frozenset[str] = frozenset(), **settings: Any) -> CalDavClinician:
     """Creates the Radicale account, discovers (or makes) the calendar through calsync's discovery,
-    stores the app-specific password in Secrets Manager and the integration in DynamoDB."""
+    stores the app-specific password in Secrets Manager and the integration in DynamoDB (``settings``: more
+    of its fields, e.g. ``direction`` for two-way sync)."""
     username = username or f"{practitioner_id}-{tenant_id}"[:64]
     password = password or f"app-{username}-pw"
     stack.radicale.add_user(username, password)
@@ -44,7 +46,7 @@ def connect_caldav(stack: LocalStack, *, tenant_id: str, practitioner_id: str, p
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id,
         provider=Provider.CALDAV, calendar_id=calendar_url, privacy=privacy, secret_ref=secret_arn,
-        status=IntegrationStatus.PENDING, practice_filter=practice_filter,
+        status=IntegrationStatus.PENDING, practice_filter=practice_filter, **settings,
     )
     integrations.put(integration)
     stack.allow_ehr(tenant_id)

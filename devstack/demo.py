@@ -1,10 +1,12 @@
 """``make demo``: the local stack, two clinicians on CalDAV calendars (and the same two on the Google
-Calendar and Microsoft Graph simulators, and one clinician's private ICS feed), a realistic day of EHR changes
-sent through the real path (EventBridge bus → rule → SQS → on_appointment_change), then what each
-calendar holds — read back from Radicale itself — and what landed in the dead-letter queue.
+Calendar and Microsoft Graph simulators, two-way, and one clinician's private ICS feed), a realistic day of
+EHR changes sent through the real path (EventBridge bus → rule → SQS → on_appointment_change), then what
+each calendar holds — read back from Radicale itself — and what landed in the dead-letter queue. Then the
+other direction (``devstack.two_way_demo``): a personal appointment in Google comes back to the EHR as busy
+time and a conflict, and a calsync event dragged in Outlook is put back.
 
-Exits 0 only when every calendar holds exactly the expected events and the malformed event is in
-the dead-letter queue with its reason.
+Exits 0 only when every calendar holds exactly the expected events, the malformed event is in the
+dead-letter queue with its reason, and the two-way scene went as it should.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import io
 import json
 import logging
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +35,9 @@ if TYPE_CHECKING:
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))
 
-from calsync.domain.model import Integration  # noqa: E402
+from calsync.domain.model import Direction, Integration  # noqa: E402
 from calsync.services.feeds import create_feed  # noqa: E402
-from devstack import sample_day  # noqa: E402
+from devstack import sample_day, two_way_demo  # noqa: E402
 from devstack.clinicians import connect_caldav  # noqa: E402
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft  # noqa: E402
 
@@ -122,8 +125,9 @@ def main() -> int:
     started = time.monotonic()
     say(f"{BOLD}calsync demo{RESET}: starting DynamoDB Local (private network namespace), moto server, Radicale ...")
     logs = io.StringIO()
+    capture = _Capture(logs)
     # the same deployment as make serve and the tests; the demo drives the change queue itself
-    deployment = Deployment(PORTS, wrapper=lambda _, handler: _quiet(handler, logs))
+    deployment = Deployment(PORTS, wrapper=lambda _, handler: _quiet(handler, capture))
     with deployment.start(workers=False):
         stack, google, graph = deployment.stack, deployment.google, deployment.microsoft
         assert google is not None and graph is not None
@@ -135,6 +139,13 @@ def main() -> int:
         feed, issued = create_feed(tenant, sample_day.LINDQVIST, privacy=sample_day.PRIVACY[sample_day.LINDQVIST],
                                    base_url=deployment.api.base_url)
         assert issued.url is not None
+        okafor_google = connect_google(stack, google, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
+                                       privacy=sample_day.PRIVACY[sample_day.OKAFOR], direction=Direction.TWO_WAY)
+        lindqvist_graph = connect_microsoft(stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
+                                            privacy=sample_day.PRIVACY[sample_day.LINDQVIST],
+                                            direction=Direction.TWO_WAY)
+        with capture.active():
+            two_way_demo.start_watching(deployment, okafor_google, lindqvist_graph)
         clinicians: dict[str, CalDavClinician | OAuthClinician | FeedSubscriber] = {
             "Dr Okafor (CalDAV, initials + visit type)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
@@ -142,12 +153,8 @@ def main() -> int:
             "Dr Lindqvist (CalDAV, internal ID only)": connect_caldav(
                 stack, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
                 privacy=sample_day.PRIVACY[sample_day.LINDQVIST], username="lindqvist"),
-            "Dr Okafor (Google Calendar, same settings)": connect_google(
-                stack, google, tenant_id=tenant, practitioner_id=sample_day.OKAFOR,
-                privacy=sample_day.PRIVACY[sample_day.OKAFOR]),
-            "Dr Lindqvist (Microsoft 365, same settings)": connect_microsoft(
-                stack, graph, tenant_id=tenant, practitioner_id=sample_day.LINDQVIST,
-                privacy=sample_day.PRIVACY[sample_day.LINDQVIST]),
+            "Dr Okafor (Google Calendar, same settings, two-way)": okafor_google,
+            "Dr Lindqvist (Microsoft 365, same settings, two-way)": lindqvist_graph,
             "Dr Lindqvist (private ICS feed in any calendar app)": FeedSubscriber(feed, issued.url),
         }
         sent = send_day(stack, resources.event_bus_name)
@@ -155,9 +162,13 @@ def main() -> int:
             "(creates, reschedules, a cancellation, a reassignment, a duplicate, a stale update, one malformed)")
         drained = deployment.drain()
         say(f"  on_appointment_change: {drained.invocations} invocations, {drained.received} records")
+        two_way_demo.settle(deployment)  # calsync's own writes come back as notifications: nothing to import
 
         results = [show_calendar(name, clinician) for name, clinician in clinicians.items()]
         results.append(show_dead_letters(stack, resources.changes.dlq_url))
+        say(f"\n{BOLD}Two-way: the clinicians' own calendars, read back{RESET}")
+        results.append(two_way_demo.scene(deployment, tenant, okafor_google, lindqvist_graph, sample_day.ZONE, say,
+                                          lambda ok: f"{GREEN}✓{RESET}" if ok else f"{RED}✗{RESET}"))
         leaks = leaked_patient_details(logs.getvalue())
         say(f"\n{len(logs.getvalue().splitlines())} JSON log lines from the handlers; patient details in them: "
             f"{RED + ', '.join(leaks) if leaks else GREEN + 'none'}{RESET}")
@@ -168,18 +179,44 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _quiet(handler: Any, captured: io.StringIO) -> Any:
-    """Runs the handler with its JSON log lines kept in ``captured``, so the demo output stays readable."""
-    from calsync.core.observability import logger
+class _Capture:
+    """Keeps calsync's JSON log lines (and anything printed) in ``captured`` while at least one handler runs.
+    Re-entrant and thread-safe: two-way sync calls a handler while another runs (Graph's validation request
+    reaches the webhook while the pull worker starts a subscription), so the first in and the last out switch."""
+
+    def __init__(self, captured: io.StringIO) -> None:
+        self.captured = captured
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: tuple[Any, Any] | None = None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        from calsync.core.observability import logger
+
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                stream = logger.registered_handler.setStream(self.captured)  # type: ignore[attr-defined]
+                self._saved = (stream, sys.stdout)
+                sys.stdout = self.captured
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved is not None:
+                    stream, stdout = self._saved
+                    logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+                    sys.stdout = stdout
+
+
+def _quiet(handler: Any, capture: _Capture) -> Any:
+    """Runs the handler with its JSON log lines kept aside, so the demo output stays readable."""
 
     def run(event: dict[str, Any], context: Any) -> Any:
-        handler_stream = logger.registered_handler
-        previous = handler_stream.setStream(captured)  # type: ignore[attr-defined]
-        try:
-            with contextlib.redirect_stdout(captured):
-                return handler(event, context)
-        finally:
-            handler_stream.setStream(previous)  # type: ignore[attr-defined]
+        with capture.active():
+            return handler(event, context)
 
     return run
 

@@ -129,9 +129,9 @@ class Deployment:
         return sims
 
     def env(self) -> dict[str, str]:
-        """The functions' environment: the stack's, with feed URLs, connect links and OAuth redirect URIs on
-        the local API; and what only the operator's ``calsync`` command reads (the change queues, where the
-        functions' logs are kept)."""
+        """The functions' environment: the stack's, with feed URLs, connect links, OAuth redirect URIs and push
+        channels' webhooks on the local API; and what only the operator's ``calsync`` command reads (the change
+        queues, where the functions' logs are kept)."""
         rule_dlq = next(t.dead_letter_queue for r in self.blueprint.rules for t in r.targets if t.dead_letter_queue)
         return {**stack_env(self.ports.stack), **self._local_urls(),
                 LOCAL_LOGS_VARIABLE: str(self.logs.folder),
@@ -139,8 +139,9 @@ class Deployment:
                 "CALSYNC_RULE_DEAD_LETTER_QUEUE_URL": queue_url(self.ports.stack, self.blueprint.queues[rule_dlq].name)}
 
     def _local_urls(self) -> dict[str, str]:
-        """Feed URLs, connect links and OAuth redirect URIs on the local API."""
-        return {"CALSYNC_FEED_BASE_URL": self.api.base_url, "CALSYNC_PUBLIC_BASE_URL": self.api.base_url}
+        """Feed URLs, connect links, OAuth redirect URIs and push channels' webhooks on the local API."""
+        return {"CALSYNC_FEED_BASE_URL": self.api.base_url, "CALSYNC_PUBLIC_BASE_URL": self.api.base_url,
+                "CALSYNC_WEBHOOK_BASE_URL": f"{self.api.base_url}/webhooks"}
 
     def operator_env_file(self) -> Path:
         """Writes (in the deployment's temp folder, gone when it stops) the environment ``calsync --env-file``

@@ -7,7 +7,9 @@ time the local deployment starts, with no second list. A request that no route t
 
 ``AWS_IAM`` routes take SigV4-signed requests (``devstack.sigv4``) from the local identities, one per
 tenant, and put the caller into ``requestContext.authorizer.iam`` as API Gateway does, so a handler takes
-the tenant from the caller's identity. Unsigned or wrongly signed requests get 403. What the local API
+the tenant from the caller's identity. Unsigned or wrongly signed requests get 403. Each identity's IAM policy
+is the one a vendor gives a tenant's caller: ``execute-api:Invoke`` on routes whose ``{tenant_id}`` path
+parameter is its own tenant, so asking about another tenant gets API Gateway's 403 too. What the local API
 does not emulate (throttling, access logs, other authorisers) is listed in ``Blueprint.unsupported``.
 
     with LocalApi(functions, routes=blueprint().routes) as api:
@@ -40,6 +42,8 @@ log = logging.getLogger("devstack.api")
 API_ID = "local"
 NOT_FOUND = (404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
 FORBIDDEN = (403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
+NOT_AUTHORIZED = (403, {"Content-Type": "application/json"},
+                  b'{"message":"User is not authorized to access this resource with an explicit deny"}')
 SERVER_ERROR = (500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
 
 
@@ -131,6 +135,8 @@ class LocalApi:
             except sigv4.SignatureError as refused:
                 return 403, {"Content-Type": "application/json"}, json.dumps({"message": str(refused)}).encode()
             identity = self.identities[key]
+            if parameters.get("tenant_id", identity.tenant_id) != identity.tenant_id:
+                return NOT_AUTHORIZED
         elif route.authorizer != NONE:
             return FORBIDDEN  # an authoriser the local API cannot run refuses rather than opens the route
         event = self.event(route, parameters, method, path, query, headers, body, identity)

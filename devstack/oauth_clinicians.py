@@ -116,7 +116,8 @@ def register_connect_clients(stack: LocalStack, public_base: str, google: Google
 
 
 def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id: str, practitioner_id: str,
-                   privacy: PrivacySettings, user: str | None = None) -> OAuthClinician:
+                   privacy: PrivacySettings, user: str | None = None, **settings: Any) -> OAuthClinician:
+    """``settings``: more of the integration's fields (``direction`` for two-way sync, ...)."""
     user = user or f"{practitioner_id}@{tenant_id}.gmail.example"
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     integration_id = f"int-{tenant_id}-{practitioner_id}-google"
@@ -124,7 +125,7 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
         "refresh_token": sim.connect(user, CLIENT_ID), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id, provider=Provider.GOOGLE,
-        calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING,
+        calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING, **settings,
     )
     integrations.put(integration)
     stack.allow_ehr(tenant_id)
@@ -133,7 +134,8 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
 
 def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant_id: str, practitioner_id: str,
                       privacy: PrivacySettings, user: str | None = None,
-                      directory_tenant: str = "northside-directory") -> OAuthClinician:
+                      directory_tenant: str = "northside-directory", **settings: Any) -> OAuthClinician:
+    """``settings``: more of the integration's fields (``direction`` for two-way sync, ...)."""
     user = user or f"{practitioner_id}@{tenant_id}.onmicrosoft.example"
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     calendar_id = sim.add_user(user, directory_tenant)
@@ -144,7 +146,7 @@ def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id,
         provider=Provider.MICROSOFT, calendar_id=calendar_id, privacy=privacy, secret_ref=secret_arn,
-        status=IntegrationStatus.PENDING,
+        status=IntegrationStatus.PENDING, **settings,
     )
     integrations.put(integration)
     stack.allow_ehr(tenant_id)

@@ -1,9 +1,10 @@
 """on_appointment_change: SQS batches of ``Appointment Changed`` events from the calsync bus.
 
-Each record is one EventBridge event. A malformed event, or one whose sender (account, source) may not
-speak for the tenant it names (``calsync.services.senders``), goes to the dead-letter queue with its
-reason and does not fail the batch; any other failure is reported for that record alone
-(``ReportBatchItemFailures``) so SQS redelivers just it.
+Each record is one EventBridge event. After the engine, the appointment is compared with the clinician's
+busy time read back from their calendars (``Conflict Detected`` / ``Conflict Resolved``). A malformed event,
+or one whose sender (account, source) may not speak for the tenant it names (``calsync.services.senders``),
+goes to the dead-letter queue with its reason and does not fail the batch; any other failure is reported for
+that record alone (``ReportBatchItemFailures``) so SQS redelivers just it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from calsync.core.errors import ContractError
 from calsync.core.observability import Metric, count, logger, metrics
 from calsync.domain.contract import parse_envelope
 from calsync.services import engine, senders
+from calsync.services.twoway import conflicts
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -42,6 +44,8 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(tenant_id=appointment.tenant_id, appointment_id=appointment.appointment_id,
                        practitioner_id=appointment.practitioner_id)
     result = engine.handle_change(appointment)
+    if not result.stale:
+        conflicts.appointment_changed(appointment)  # busy time read back from the clinician's calendars
     logger.info("change applied", extra={"stale": result.stale,
                                          "outcomes": {k: v.value for k, v in result.outcomes.items()}})
 

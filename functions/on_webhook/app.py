@@ -1,7 +1,8 @@
 """on_webhook: ``POST /webhooks/...`` on the HTTP API (payload format 2.0).
 
 A thin router: Powertools' ``APIGatewayHttpResolver`` with one Router module per family of webhooks, each
-a module beside this one (:data:`ROUTERS`): ``platform_webhooks`` serves booking platforms
+a module beside this one (:data:`ROUTERS`): ``calendar_webhooks`` serves calendar providers' push
+notifications (``/webhooks/google``, ``/webhooks/microsoft``), ``platform_webhooks`` booking platforms
 (``/webhooks/platforms/...``). A path no Router knows gets 404 with a small JSON body, without raising (an
 error would let anyone on the internet trip the function's error alarm) and without touching any AWS
 service — never a fake 200, which would tell a sender its notification was handled.
@@ -19,7 +20,7 @@ from calsync.core.observability import Metric, count_by, logger, metrics
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-ROUTERS = ("platform_webhooks",)
+ROUTERS = ("calendar_webhooks", "platform_webhooks")
 """The Router modules beside this file, one per family of webhooks."""
 NOT_FOUND_BODY = '{"message":"no webhook is configured at this address"}'
 

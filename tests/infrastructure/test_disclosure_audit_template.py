@@ -33,7 +33,8 @@ TABLE_ARN = f"arn:AWS::Partition:dynamodb:AWS::Region:AWS::AccountId:table/{TABL
 MODIFYING = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate",
              "dynamodb:PartiQLDelete", "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
              "dynamodb:RestoreTableFromBackup", "dynamodb:DeleteResourcePolicy", "dynamodb:PutResourcePolicy"}
-WRITERS = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction")
+WRITERS = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction",
+           "PullWorkerFunction")  # the pull worker puts back events a clinician moved
 
 
 def as_list(value: Any) -> list[Any]:

@@ -53,7 +53,8 @@ def test_queue_has_the_template_settings(deployment: Deployment, queue: str):
 
 
 def test_the_changes_queue_keeps_the_ratio_of_visibility_timeout_to_the_engines_lease(deployment: Deployment):
-    (mapping,) = resources_of_type(TEMPLATE, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in resources_of_type(TEMPLATE, "AWS::Lambda::EventSourceMapping").values()
+                  if ref_target(m["Properties"]["FunctionName"]) == "OnAppointmentChangeFunction"]
     queue = ref_target(mapping["Properties"]["EventSourceArn"])
     assert queue is not None
     template_visibility = int(TEMPLATE["Resources"][queue]["Properties"]["VisibilityTimeout"])

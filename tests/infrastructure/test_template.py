@@ -125,9 +125,10 @@ def test_globals_set_runtime_logs_and_powertools():
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
 
 
-def test_the_six_functions_exist():
+def test_the_functions_exist():
     assert set(FUNCTIONS) == {"OnAppointmentChangeFunction", "OnWebhookFunction", "RetrySweeperFunction",
-                              "FeedFunction", "ConnectFunction", "IntegrationApiFunction"}
+                              "FeedFunction", "ConnectFunction", "IntegrationApiFunction", "PullWorkerFunction",
+                              "AvailabilityFunction"}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -160,12 +161,15 @@ def test_functions_get_every_required_setting():
 
 
 def test_functions_that_publish_or_park_know_where():
+    """A function may publish only on the bus it is told about, and send only to queues it is told about."""
     for function_id in FUNCTIONS:
         variables = function_environment(TEMPLATE, function_id)
         if "events:PutEvents" in allowed_actions(function_id):
             assert ref_target(variables.get("CALSYNC_EVENT_BUS_NAME")) == "EventBus", function_id
-        if "sqs:SendMessage" in allowed_actions(function_id):
-            assert ref_target(variables.get("CALSYNC_DEAD_LETTER_QUEUE_URL")) in dead_letter_queues(), function_id
+        named = {ref_target(value) for name, value in variables.items() if name.endswith("_QUEUE_URL")}
+        for statement in statements(function_id):
+            if "sqs:SendMessage" in as_list(statement["Action"]):
+                assert {ref_target(r) for r in as_list(statement["Resource"])} <= named, function_id
 
 
 def test_layer_is_built_by_makefile_for_arm64():
@@ -181,9 +185,9 @@ def test_layer_is_built_by_makefile_for_arm64():
 # -- change pipeline ---------------------------------------------------------------------------------------
 
 
-def test_change_queue_has_exactly_one_consumer():
-    consumers = [(function_id, queue) for function_id, queue, _ in SQS_MAPPINGS]
-    assert consumers == [("OnAppointmentChangeFunction", "ChangesQueue")]
+def test_each_work_queue_has_exactly_one_consumer():
+    consumers = sorted((function_id, queue) for function_id, queue, _ in SQS_MAPPINGS)
+    assert consumers == [("OnAppointmentChangeFunction", "ChangesQueue"), ("PullWorkerFunction", "PullQueue")]
 
 
 @pytest.mark.parametrize(("function_id", "queue", "mapping"), SQS_MAPPINGS, ids=SQS_MAPPING_IDS)
@@ -218,8 +222,8 @@ def test_queue_has_a_dead_letter_queue_or_is_one(queue):
         assert redrive["maxReceiveCount"] == 5
 
 
-def test_both_dead_letter_queues_exist():
-    assert dead_letter_queues() == {"ChangesDeadLetterQueue", "ChangesRuleDeadLetterQueue"}
+def test_the_dead_letter_queues_exist():
+    assert dead_letter_queues() == {"ChangesDeadLetterQueue", "ChangesRuleDeadLetterQueue", "PullDeadLetterQueue"}
 
 
 def test_bus_rule_routes_ehr_changes_with_retries_and_a_dead_letter_queue():
@@ -275,12 +279,21 @@ def test_http_routes():
         ("ANY", "/api/{proxy+}", "IntegrationApiFunction"),
         ("POST", "/webhooks/platforms/{platform}/{tenant}", "OnWebhookFunction"),
         ("POST", "/webhooks/platforms/{platform}/{tenant}/{secret}", "OnWebhookFunction"),
+        ("GET", "/tenants/{tenant_id}/practitioners/{practitioner_id}/busy", "AvailabilityFunction"),
     }
 
 
+def _answers(route: str, path: str) -> bool:
+    """Whether the HTTP API's ``route`` (``{name}`` one segment) sends requests for ``path`` (a Router rule
+    written the same way; its ``{name}`` only where the route has one too)."""
+    pairs = list(zip(route.split("/"), path.split("/"), strict=False))
+    return (len(route.split("/")) == len(path.split("/"))
+            and all(r == p or (r.startswith("{") and not p.startswith("{")) for r, p in pairs))
+
+
 def test_every_route_of_the_webhook_routers_is_a_route_of_the_template():
-    """on_webhook's Router modules answer exactly the template's booking-platform routes (and nothing the HTTP
-    API would never send them)."""
+    """on_webhook's Router modules (calendar notifications, booking platforms) answer only what the template's
+    routes send them, and every route of the template reaches one of them."""
     import importlib
     import re
 
@@ -291,8 +304,12 @@ def test_every_route_of_the_webhook_routers_is_a_route_of_the_template():
               for rule, methods, *_ in importlib.import_module(f"functions.on_webhook.{name}").router._routes
               for method in methods}
     routed = {(method, path) for method, path, function_id in http_routes() if function_id == "OnWebhookFunction"}
-    assert served <= routed
-    assert {route for route in routed if route[1].startswith("/webhooks/platforms/")} == served
+    for method, path in served:
+        assert any(m == method and _answers(route, path) for m, route in routed), (method, path)
+    for method, route in routed:
+        assert any(m == method and _answers(route, path) for m, path in served), (method, route)
+    assert {route for route in routed if route[1].startswith("/webhooks/platforms/")} == \
+        {route for route in served if route[1].startswith("/webhooks/platforms/")}
 
 
 def test_booking_platform_events_are_published_under_a_source_the_rule_routes():
@@ -305,12 +322,23 @@ def test_booking_platform_events_are_published_under_a_source_the_rule_routes():
         assert allowed["Condition"] == {"StringLike": {"events:source": event_source("*")}}
 
 
-def test_only_the_integration_api_takes_iam_signed_calls_and_it_takes_nothing_else():
+def test_availability_is_iam_authorised_and_reads_one_index():
+    (event,) = properties(TEMPLATE, "AvailabilityFunction")["Events"].values()
+    assert event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"}
+    (api_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi")
+    assert properties(TEMPLATE, api_id)["Auth"]["EnableIamAuthorizer"] is True
+    assert allowed_actions("AvailabilityFunction") == {"dynamodb:Query"}
+
+
+def test_only_the_ehrs_routes_take_iam_signed_calls_and_they_take_nothing_else():
+    """The integration API and the availability route are the EHR's backend's (AWS_IAM); every other route
+    is a browser's, a calendar app's or a provider's."""
     for function_id in FUNCTIONS:
         for event in (properties(TEMPLATE, function_id).get("Events") or {}).values():
             if event["Type"] == "HttpApi":
                 authorizer = (event["Properties"].get("Auth") or {}).get("Authorizer")
-                assert (authorizer == "AWS_IAM") == (function_id == "IntegrationApiFunction"), function_id
+                assert (authorizer == "AWS_IAM") == (function_id in ("IntegrationApiFunction",
+                                                                     "AvailabilityFunction")), function_id
     (api_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi")
     auth = properties(TEMPLATE, api_id)["Auth"]
     assert auth["EnableIamAuthorizer"] is True and "DefaultAuthorizer" not in auth  # SAM needs it for AWS_IAM routes
@@ -395,7 +423,8 @@ def test_functions_reach_secrets_only_through_the_tenant_secrets_role():
                     assert action == "secretsmanager:GetSecretValue", function_id
                     assert statement["Resource"]["Fn::Sub"].endswith(":secret:calsync/_deployment/oauth/*")
     readers = {"OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction",
-               "OnWebhookFunction"}  # provider credentials; the webhook worker: booking platforms' signing secrets
+               "PullWorkerFunction",  # provider credentials
+               "OnWebhookFunction"}  # booking platforms' signing secrets and API tokens
     for function_id in FUNCTIONS:
         environment = function_environment(TEMPLATE, function_id)
         role = environment.get("CALSYNC_TENANT_SECRETS_ROLE_ARN")

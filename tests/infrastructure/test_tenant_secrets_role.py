@@ -99,10 +99,10 @@ def test_no_other_role_holds_a_permission_on_tenant_secrets():
 
 
 @pytest.mark.parametrize(("role", "functions"), [
-    # the workers that sync, the connect page and the API (provider credentials); the webhook worker (booking
-    # platforms' signing secrets and API tokens); never the feed
+    # the workers that sync or read calendars back, the connect page and the API (provider credentials); the
+    # webhook worker (booking platforms' signing secrets and API tokens); never the feed
     (ROLE, ("OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction",
-            "OnWebhookFunction")),
+            "OnWebhookFunction", "PullWorkerFunction")),
     (MANAGER, ("ConnectFunction", "IntegrationApiFunction")),
 ])
 def test_only_the_functions_that_need_it_may_open_a_session_and_only_with_the_tenant_tag(role, functions):

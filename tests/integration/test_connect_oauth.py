@@ -259,7 +259,7 @@ def test_two_way_asks_which_calendars_count_as_busy(connect_sims, api, browser):
     assert done.headers["location"] == "/connect/status"
     stored = integrations.get(str(session_integration(api, "dr-okafor")["integration_id"]))
     assert stored is not None and stored.direction.value == "two_way"
-    assert stored.options["busy_calendars"] == '["family@group.calendar.google.com"]'  # only the clinician's own
+    assert stored.watch_calendars == ("family@group.calendar.google.com",)  # only the clinician's own
 
 
 def test_appointments_already_booked_are_in_the_calendar_when_the_status_page_shows(connect_sims, api, browser):

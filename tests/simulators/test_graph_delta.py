@@ -165,3 +165,16 @@ def test_a_read_only_token_reads_but_does_not_write(graph, mapi):
     body = {"subject": "x", "start": {"dateTime": "2027-01-04T09:00:00", "timeZone": "UTC"},
             "end": {"dateTime": "2027-01-04T10:00:00", "timeZone": "UTC"}}
     assert mapi.post("me/events", json=body, headers=headers).json()["error"]["code"] == "ErrorAccessDenied"
+
+
+def test_an_event_keeps_the_zone_its_times_were_set_in_as_graph_does(graph, mapi):
+    """Graph's ``originalStartTimeZone`` / ``originalEndTimeZone``: where an all-day event's dates are, even in a
+    UTC view (Stockholm's 1 January starts at 23:00 UTC on 31 December)."""
+    day = graph.create_event(MS_USER, dt.datetime(2027, 1, 5, tzinfo=STOCKHOLM),
+                             dt.datetime(2027, 1, 6, tzinfo=STOCKHOLM), "Holiday", isAllDay=True)
+    items, _, _ = first_round(graph, mapi)
+    (shown,) = [i for i in items if i["id"] == day["id"]]
+    assert (shown["originalStartTimeZone"], shown["originalEndTimeZone"]) == ("Europe/Stockholm", "Europe/Stockholm")
+    assert shown["start"] == {"dateTime": "2027-01-04T23:00:00.0000000", "timeZone": "UTC"}
+    moved = graph.move_event(MS_USER, day["id"], dt.datetime(2027, 1, 7, tzinfo=ZoneInfo("America/Chicago")))
+    assert moved["originalStartTimeZone"] == "America/Chicago"

@@ -11,9 +11,11 @@ checking that ``SyncDead`` was announced), runs the sweeper until it has nothing
 reads every calendar *from the server*: it must hold exactly the desired events (no duplicates, no
 stale versions, nothing missing, cancelled ones gone), and the provider calls must have stayed bounded.
 
-The calendars behind it are pluggable (:class:`Backend`): CalDAV on Radicale today; the Google and
-Microsoft simulators can add theirs. Schedules are isolated by tenant, and each starts its clock three
-days after the previous one, so the gap sweep's 24 h look-back never sees another schedule's changes.
+The calendars behind it are pluggable (:class:`Backend`, :data:`BACKENDS`): CalDAV on Radicale, and the
+Google and Microsoft simulators, each read back through the server's own store. Two-way schedules (busy
+time, clinicians' edits, lost notifications) are ``tests.support.twoway_convergence``. Schedules are
+isolated by tenant, and each starts its clock three days after the previous one, so the gap sweep's 24 h
+look-back never sees another schedule's changes.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from calsync.services import engine, lifecycle, sweeper
 from calsync.store import appointments, integrations, ledger
 from devstack.calendar_reader import read_calendar
 from devstack.clinicians import connect_caldav
+from devstack.oauth_clinicians import connect_google, connect_microsoft
+from devstack.sims.google import GoogleCalendarSimulator
+from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.stack import LocalStack
 from tests.support.faults import Fault, FaultPlan, injected
 from tests.support.reliability import reset_sweeper
@@ -102,7 +107,62 @@ class CalDavBackend:
         return found
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {"caldav": CalDavBackend}
+class GoogleBackend:
+    """Clinicians on the Google Calendar simulator (``Env.google``), read back through its own store."""
+
+    provider = Provider.GOOGLE
+
+    def __init__(self) -> None:
+        assert Env.google is not None, "Env.google must be the running Google simulator"
+        self.sim = Env.google
+        self._users: dict[str, str] = {}
+
+    def connect(self, stack: LocalStack, tenant_id: str, practitioner_id: str,
+                privacy: PrivacySettings) -> Integration:
+        clinician = connect_google(stack, self.sim, tenant_id=tenant_id, practitioner_id=practitioner_id,
+                                   privacy=privacy)
+        self._users[clinician.integration.integration_id] = clinician.user
+        return clinician.integration
+
+    def read(self, integration: Integration) -> list[Seen]:
+        found = []
+        for event in self.sim.events(self._users[integration.integration_id]):
+            start, end = (dt.datetime.fromisoformat(event[edge]["dateTime"]) for edge in ("start", "end"))
+            found.append(Seen(f"{event['id']}@calsync", event.get("summary", ""), event.get("description", ""),
+                              event.get("location"), start, end))
+        return found
+
+
+class GraphBackend:
+    """Clinicians on the Microsoft Graph simulator (``Env.microsoft``), read back through its own mailboxes."""
+
+    provider = Provider.MICROSOFT
+
+    def __init__(self) -> None:
+        assert Env.microsoft is not None, "Env.microsoft must be the running Graph simulator"
+        self.sim = Env.microsoft
+        self._users: dict[str, str] = {}
+
+    def connect(self, stack: LocalStack, tenant_id: str, practitioner_id: str,
+                privacy: PrivacySettings) -> Integration:
+        clinician = connect_microsoft(stack, self.sim, tenant_id=tenant_id, practitioner_id=practitioner_id,
+                                      privacy=privacy, user=f"{practitioner_id}@{tenant_id}.onmicrosoft.example")
+        self._users[clinician.integration.integration_id] = clinician.user
+        return clinician.integration
+
+    def read(self, integration: Integration) -> list[Seen]:
+        found = []
+        for event in self.sim.events(self._users[integration.integration_id], integration.calendar_id):
+            start, end = (dt.datetime.fromisoformat(event[edge]["dateTime"]).replace(
+                tzinfo=ZoneInfo(event[edge]["timeZone"])) for edge in ("start", "end"))
+            location = (event.get("location") or {}).get("displayName") or None
+            found.append(Seen(f"{event.get('transactionId')}@calsync", event.get("subject", ""),
+                              (event.get("body") or {}).get("content", ""), location, start, end))
+        return found
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {"caldav": CalDavBackend, "google": GoogleBackend,
+                                              "microsoft": GraphBackend}
 
 
 # -- figures across schedules ----------------------------------------------------------------------------
@@ -142,9 +202,11 @@ FIGURES = Figures()
 
 
 class Env:
-    """What the machine needs from outside: the running stack and the calendar kind."""
+    """What the machine needs from outside: the running stack, the simulators and the calendar kind."""
 
     stack: LocalStack | None = None
+    google: GoogleCalendarSimulator | None = None
+    microsoft: MicrosoftGraphSimulator | None = None
     backend: Callable[[], Backend] = CalDavBackend
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

@@ -1,5 +1,5 @@
 """Provider faults on demand: a :class:`CalendarProvider` wrapper around a real provider (Radicale's
-CalDAV, later the Google/Microsoft simulators) that fails the way real calendars do.
+CalDAV, the Google and Microsoft simulators) that fails the way real calendars do.
 
     plan = FaultPlan()
     with injected(plan):                       # every CalDAV integration now goes through the wrapper
@@ -140,8 +140,9 @@ class FaultyProvider:
 Factory = Callable[[Integration], CalendarProvider]
 
 
-REAL_FACTORIES: dict[Provider, Factory] = {Provider.CALDAV: writers.build}
-"""The real provider behind each wrapped kind; the OAuth simulators' tests add theirs."""
+REAL_FACTORIES: dict[Provider, Factory] = {Provider.CALDAV: writers.build, Provider.GOOGLE: writers.build,
+                                           Provider.MICROSOFT: writers.build}
+"""The real provider behind each wrapped kind (Radicale's CalDAV, the Google and Graph simulators)."""
 
 
 def _wrapping(real: Factory, plan: FaultPlan) -> Factory:
@@ -154,7 +155,7 @@ def _wrapping(real: Factory, plan: FaultPlan) -> Factory:
 @contextmanager
 def injected(plan: FaultPlan, providers: dict[Provider, Factory] | None = None) -> Iterator[FaultPlan]:
     """Routes every integration of the given kinds (CalDAV by default) through :class:`FaultyProvider`."""
-    chosen = providers or REAL_FACTORIES
+    chosen = providers or {Provider.CALDAV: writers.build}
     for kind, real in chosen.items():
         writers.override(kind, _wrapping(real, plan))
     try:

@@ -60,16 +60,25 @@ _PLATFORM_INTAKE = {  # booking-platform sources and their bookkeeping (calsync.
     ("dynamodb:GetItem", "PlatformIntakeTable"), ("dynamodb:PutItem", "PlatformIntakeTable"),
     ("dynamodb:UpdateItem", "PlatformIntakeTable"), ("dynamodb:DeleteItem", "PlatformIntakeTable"),
 }
+_SENDS_PULLS = {  # asking for a pull (calsync.services.twoway.requests): coalesced, then queued
+    ("dynamodb:UpdateItem", "PullsTable"), ("sqs:SendMessage", "PullQueue"),
+    ("kms:Decrypt", "DataKey"), ("kms:GenerateDataKey", "DataKey"),
+}
+_STOPS_CHANNELS = {("dynamodb:Query", "WatchesTable/index/by_integration"), ("dynamodb:DeleteItem", "WatchesTable")}
+"""Stopping an integration's push channels (pause, disconnect, push only: calsync.services.twoway.watching)."""
+_CONFLICTS = {("dynamodb:" + action, "ConflictsTable") for action in ("GetItem", "Query", "PutItem", "UpdateItem",
+                                                                      "DeleteItem")}
 DECLARED: dict[str, set[tuple[str, str]]] = {
-    "OnAppointmentChangeFunctionRole": _SYNC | {
+    "OnAppointmentChangeFunctionRole": _SYNC | _CONFLICTS | {
         ("dynamodb:UpdateItem", "AppointmentsTable"), ("dynamodb:GetItem", "TenantsTable"),
-        ("dynamodb:PutItem", "DisclosuresTable"),
+        ("dynamodb:PutItem", "DisclosuresTable"), ("dynamodb:Query", "BusyBlocksTable/index/by_owner"),
         *((action, "ChangesQueue") for action in EVENT_SOURCE_MAPPING_ACTIONS),
         ("sqs:SendMessage", "ChangesDeadLetterQueue"),
         ("kms:Decrypt", "DataKey"), ("kms:GenerateDataKey", "DataKey"),
         ("managed:AWSXrayWriteOnlyAccess", "*"),
     },
-    "RetrySweeperFunctionRole": _SYNC | {
+    "RetrySweeperFunctionRole": _SYNC | _SENDS_PULLS | {
+        ("dynamodb:Query", "PullsTable/index/due"),
         ("dynamodb:GetItem", "AppointmentsTable"), ("dynamodb:BatchGetItem", "AppointmentsTable"),
         ("dynamodb:UpdateItem", "AppointmentsTable"), ("dynamodb:Query", "IntegrationsTable/index/by_tenant"),
         ("dynamodb:PutItem", "DisclosuresTable"), ("dynamodb:Scan", "IntegrationsTable"),
@@ -88,10 +97,35 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "FeedEventsTable/index/by_start"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
     },
-    "OnWebhookFunctionRole": _PLATFORM_INTAKE | {
+    "OnWebhookFunctionRole": _SENDS_PULLS | _PLATFORM_INTAKE | {
         ("dynamodb:GetItem", "AppointmentsTable"), ("events:PutEvents", "EventBus"),
         ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+        ("dynamodb:GetItem", "WatchesTable"), ("dynamodb:UpdateItem", "WatchesTable"),
+        ("dynamodb:DeleteItem", "WatchesTable"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
+    },
+    "PullWorkerFunctionRole": _CONFLICTS | {
+        *((action, "PullQueue") for action in EVENT_SOURCE_MAPPING_ACTIONS),
+        ("sqs:SendMessage", "PullDeadLetterQueue"), ("kms:Decrypt", "DataKey"), ("kms:GenerateDataKey", "DataKey"),
+        *(("dynamodb:" + action, "PullsTable") for action in ("Query", "PutItem", "UpdateItem", "DeleteItem")),
+        ("dynamodb:PutItem", "WatchesTable"), ("dynamodb:UpdateItem", "WatchesTable"),
+        ("dynamodb:DeleteItem", "WatchesTable"), ("dynamodb:Query", "WatchesTable/index/by_integration"),
+        ("dynamodb:Query", "BusyBlocksTable"), ("dynamodb:PutItem", "BusyBlocksTable"),
+        ("dynamodb:DeleteItem", "BusyBlocksTable"),
+        ("dynamodb:Query", "ConflictsTable/index/scheduled"), ("dynamodb:Query", "ConflictsTable/index/by_block"),
+        ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:UpdateItem", "IntegrationsTable"),
+        ("dynamodb:GetItem", "AppointmentsTable"), ("dynamodb:BatchGetItem", "AppointmentsTable"),
+        ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
+        ("dynamodb:GetItem", "LedgerTable"), ("dynamodb:Query", "LedgerTable"), ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:UpdateItem", "LedgerTable"),
+        ("dynamodb:Query", "LedgerTable/index/by_external"), ("dynamodb:PutItem", "DisclosuresTable"),
+        ("events:PutEvents", "EventBus"),
+        ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+        ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
+        ("managed:AWSLambdaBasicExecutionRole", "*"),
+    },
+    "AvailabilityFunctionRole": {
+        ("dynamodb:Query", "BusyBlocksTable/index/by_owner"), ("managed:AWSLambdaBasicExecutionRole", "*"),
     },
     "TenantSecretsRole": {
         ("secretsmanager:GetSecretValue", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
@@ -101,11 +135,12 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
     "TenantSecretsRole" + TRUST: {
         ("sts:AssumeRole", "OnAppointmentChangeFunctionRole"), ("sts:TagSession", "OnAppointmentChangeFunctionRole"),
         ("sts:AssumeRole", "RetrySweeperFunctionRole"), ("sts:TagSession", "RetrySweeperFunctionRole"),
+        ("sts:AssumeRole", "PullWorkerFunctionRole"), ("sts:TagSession", "PullWorkerFunctionRole"),
         ("sts:AssumeRole", "ConnectFunctionRole"), ("sts:TagSession", "ConnectFunctionRole"),
         ("sts:AssumeRole", "IntegrationApiFunctionRole"), ("sts:TagSession", "IntegrationApiFunctionRole"),
         ("sts:AssumeRole", "OnWebhookFunctionRole"), ("sts:TagSession", "OnWebhookFunctionRole"),
     },
-    "ConnectFunctionRole": {
+    "ConnectFunctionRole": _SENDS_PULLS | {  # the page only ever starts two-way sync
         ("dynamodb:GetItem", "ConnectLinksTable"), ("dynamodb:UpdateItem", "ConnectLinksTable"),
         ("dynamodb:PutItem", "OAuthStatesTable"), ("dynamodb:DeleteItem", "OAuthStatesTable"),
         ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
@@ -123,7 +158,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("sts:AssumeRole", "TenantSecretsManagerRole"), ("sts:TagSession", "TenantSecretsManagerRole"),
         ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
     },
-    "IntegrationApiFunctionRole": {
+    "IntegrationApiFunctionRole": _SENDS_PULLS | _STOPS_CHANNELS | {
         ("kms:GenerateMac", "ConnectLinkKey"), ("dynamodb:PutItem", "ConnectLinksTable"),
         ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
         ("dynamodb:UpdateItem", "IntegrationsTable"), ("dynamodb:Query", "IntegrationsTable/index/by_owner"),

@@ -141,6 +141,20 @@ def test_an_iam_route_refuses_what_api_gateway_refuses(attack: str):
     assert recorder.events == []
 
 
+def test_an_iam_caller_may_ask_about_its_own_tenant_only():
+    """Each local identity's IAM policy allows the routes whose {tenant_id} is its own tenant."""
+    recorder = Recorder()
+    identity = local_identity(TENANT, ACCOUNT)
+    plan = with_routes(("GET", "/tenants/{tenant_id}/things", {"Authorizer": "AWS_IAM"}))
+    with api_for(plan, recorder, identity) as api:
+        answers = {}
+        for tenant in (TENANT, "someone-else"):
+            url = f"{api.base_url}/tenants/{tenant}/things"
+            answers[tenant] = httpx.get(url, headers=signed(identity, "GET", url)).status_code
+    assert answers == {TENANT: 200, "someone-else": 403}
+    assert [event["pathParameters"]["tenant_id"] for event in recorder.events] == [TENANT]
+
+
 def test_a_route_with_an_authoriser_the_local_api_cannot_run_refuses_and_is_stated():
     recorder = Recorder()
     plan = with_routes(("GET", "/admin", {"Authorizer": "OktaJwt"}))
@@ -168,5 +182,6 @@ def test_every_template_function_is_found_where_its_code_uri_and_handler_say():
     assert {spec.handler_path for spec in plan.functions.values()} == {
         "functions.feed.app:lambda_handler", "functions.on_appointment_change.app:lambda_handler",
         "functions.on_webhook.app:lambda_handler", "functions.retry_sweeper.app:lambda_handler",
+        "functions.on_pull.app:lambda_handler", "functions.availability.app:lambda_handler",
         "functions.connect.app:lambda_handler", "functions.integration_api.app:lambda_handler"}
     assert all(isinstance(spec, FunctionSpec) for spec in plan.functions.values())

@@ -141,6 +141,9 @@ class Mailboxes:
 
     def touch(self, mailbox: Mailbox, event: dict[str, Any], change: str) -> dict[str, Any]:
         self.seq = next(self._seq)
+        for edge, field_name in (("start", "originalStartTimeZone"), ("end", "originalEndTimeZone")):
+            if isinstance(event.get(edge), dict) and event[edge].get("timeZone"):
+                event[field_name] = event[edge]["timeZone"]  # as Graph keeps them: the zone the times were set in
         event["changeKey"] = base64.b64encode(secrets.token_bytes(12)).decode()
         event["@odata.etag"] = f'W/"{event["changeKey"]}"'
         event["lastModifiedDateTime"] = self.now()

@@ -23,11 +23,12 @@ def _client() -> SQSClient:
     return boto3.client("sqs")
 
 
-def send(body: str, reason: str, source_message_id: str) -> None:
-    """Copies ``body`` verbatim to the dead-letter queue with ``reason`` attached as attributes."""
-    queue_url = get_settings().dead_letter_queue_url
+def send(body: str, reason: str, source_message_id: str, queue_url: str | None = None) -> None:
+    """Copies ``body`` verbatim to the dead-letter queue (the change queue's, unless ``queue_url`` names
+    another) with ``reason`` attached as attributes."""
+    queue_url = queue_url or get_settings().dead_letter_queue_url
     if not queue_url:
-        raise ConfigurationError("CALSYNC_DEAD_LETTER_QUEUE_URL is not set")
+        raise ConfigurationError("no dead-letter queue is configured")
     _client().send_message(
         QueueUrl=queue_url,
         MessageBody=body or "(empty)",

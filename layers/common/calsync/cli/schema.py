@@ -1,19 +1,18 @@
-"""Writes the contract's JSON Schemas into ``schemas/``, one per version (``python -m calsync.cli.schema``;
-``make schema``)."""
+"""Writes the contracts' JSON Schemas into ``schemas/``: ``Appointment Changed`` one per version, and the
+events calsync publishes (``python -m calsync.cli.schema``; ``make schema``)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from calsync.domain.contract import SCHEMA_VERSIONS
-from calsync.domain.schema import render_schema
+from calsync.domain.schema import all_schemas, appointment_changed_file
 
 SCHEMAS = Path(__file__).resolve().parents[4] / "schemas"
 
 
 def schema_file(version: int) -> Path:
-    return SCHEMAS / f"appointment-changed.v{version}.json"
+    return SCHEMAS / appointment_changed_file(version)
 
 
 SCHEMA_FILE = schema_file(1)
@@ -21,9 +20,9 @@ SCHEMA_FILE = schema_file(1)
 
 
 def main() -> int:
-    for version in SCHEMA_VERSIONS:
-        schema_file(version).write_text(render_schema(version), encoding="utf-8")
-        sys.stdout.write(f"wrote {schema_file(version)}\n")
+    for file_name, content in all_schemas().items():
+        (SCHEMAS / file_name).write_text(content, encoding="utf-8")
+        sys.stdout.write(f"wrote {SCHEMAS / file_name}\n")
     return 0
 
 

@@ -37,6 +37,10 @@ OUTPUTS: dict[str, str] = {
     "DisclosuresTableName": "CALSYNC_DISCLOSURES_TABLE",
     "TenantsTableName": "CALSYNC_TENANTS_TABLE",
     "PlatformIntakeTableName": "CALSYNC_PLATFORM_INTAKE_TABLE",
+    "WatchesTableName": "CALSYNC_WATCHES_TABLE",
+    "PullsTableName": "CALSYNC_PULLS_TABLE",
+    "BusyBlocksTableName": "CALSYNC_BUSY_BLOCKS_TABLE",
+    "ConflictsTableName": "CALSYNC_CONFLICTS_TABLE",
     "TenantSecretsRoleArn": "CALSYNC_TENANT_SECRETS_ROLE_ARN",
     "TenantSecretsManagerRoleArn": "CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN",
     "GoogleOAuthAppSecretName": "CALSYNC_GOOGLE_OAUTH_APP_SECRET",
@@ -48,6 +52,8 @@ OUTPUTS: dict[str, str] = {
     "ChangesDeadLetterQueueUrl": "CALSYNC_DEAD_LETTER_QUEUE_URL",
     "ChangesQueueUrl": "CALSYNC_CHANGES_QUEUE_URL",
     "ChangesRuleDeadLetterQueueUrl": "CALSYNC_RULE_DEAD_LETTER_QUEUE_URL",
+    "PullQueueUrl": "CALSYNC_PULL_QUEUE_URL",
+    "PullDeadLetterQueueUrl": "CALSYNC_PULL_DEAD_LETTER_QUEUE_URL",
     "FunctionLogGroups": "CALSYNC_LOG_GROUPS",
 }
 """Stack output → the environment variable it fills (calsync's settings, then the operator's own)."""

@@ -10,6 +10,7 @@
         ├── ProviderRejectedError  the provider refused this request for good (other 4xx)
         ├── ProviderConflictError  a precondition (etag) failed; the caller re-reads and tries again
         ├── ProviderGoneError      the target calendar no longer exists
+        ├── ProviderSyncStateLostError  the provider no longer knows our sync position: read everything again
         └── ProviderRetryableError a later attempt may succeed; ``retry_after`` if the provider said
             ├── ProviderRateLimitedError  slow down (429, Google's rate-limit 403s)
             └── ProviderUnavailableError  5xx, timeout or connection failure
@@ -77,6 +78,11 @@ class ProviderConflictError(ProviderError):
 
 class ProviderGoneError(ProviderError):
     """The calendar we write to no longer exists."""
+
+
+class ProviderSyncStateLostError(ProviderError):
+    """A sync token, delta link or CalDAV sync token is no longer valid (Google 410, Graph
+    ``syncStateNotFound``, WebDAV ``valid-sync-token``): the calendar must be read in full again."""
 
 
 class ProviderRetryableError(ProviderError):

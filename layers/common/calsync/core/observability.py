@@ -63,6 +63,27 @@ class Metric:
     WORK_REPLAYED = "WorkReplayed"  # parked or dead work replayed after its integration recovered
     SWEEP_RUN = "SweepRun"  # one per sweeper run: its absence means nothing is being retried
     SWEEP_CUT_SHORT = "SweepCutShort"  # a sweeper run stopped on its budget or its deadline with work left
+    # two-way sync
+    NOTIFICATION_ACCEPTED = "NotificationAccepted"  # a verified push notification asked for a pull
+    NOTIFICATION_REJECTED = "NotificationRejected"  # unknown, expired or forged: answered 401/404
+    NOTIFICATION_ACKNOWLEDGED = "NotificationAcknowledged"  # a channel's sync message, a replay, a handshake
+    PULL_QUEUED = "PullQueued"
+    PULL_COALESCED = "PullCoalesced"  # a request found a pull job waiting already
+    PULL_RUN = "PullRun"
+    PULL_JOB_REJECTED = "PullJobRejected"  # not a pull job: sent to the pull dead-letter queue
+    PULL_FAILED = "PullFailed"  # a calendar could not be read; the next pull tries again soon
+    SYNC_STATE_LOST = "SyncStateLost"  # a sync token or delta link expired: the window was read in full
+    BUSY_BLOCKS_CHANGED = "BusyBlocksChanged"
+    REMOVAL_HELD = "RemovalHeld"  # a pull would remove many busy blocks at once: held (alarmed)
+    REMOVAL_CONFIRMED = "RemovalConfirmed"
+    EDIT_REVERTED = "EditReverted"  # a clinician's edit of a calsync event was undone
+    CONFLICT_DETECTED = "ConflictDetected"
+    CONFLICT_RESOLVED = "ConflictResolved"
+    WATCH_STARTED = "WatchStarted"
+    WATCH_STOPPED = "WatchStopped"
+    WATCH_FAILED = "WatchFailed"  # a channel or subscription could not be started (the safety net pulls)
+    AVAILABILITY_ANSWERED = "AvailabilityAnswered"
+    AVAILABILITY_REFUSED = "AvailabilityRefused"  # a bad range or parameter (400)
     FEED_SERVED = "FeedServed"
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret

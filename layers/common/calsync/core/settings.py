@@ -84,6 +84,10 @@ class Settings:
     feeds_table: str = _env("CALSYNC_FEEDS_TABLE", required=True, check=_name)
     feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
+    watches_table: str = _env("CALSYNC_WATCHES_TABLE", required=True, check=_name)
+    pulls_table: str = _env("CALSYNC_PULLS_TABLE", required=True, check=_name)
+    busy_blocks_table: str = _env("CALSYNC_BUSY_BLOCKS_TABLE", required=True, check=_name)
+    conflicts_table: str = _env("CALSYNC_CONFLICTS_TABLE", required=True, check=_name)
     tenants_table: str = _env("CALSYNC_TENANTS_TABLE", required=True, check=_name)
     platform_intake_table: str = _env("CALSYNC_PLATFORM_INTAKE_TABLE", required=True, check=_name)
     disclosures_table: str = _env("CALSYNC_DISCLOSURES_TABLE", required=True, check=_name)
@@ -97,6 +101,10 @@ class Settings:
     dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack
     event_bus_name: str | None = _env("CALSYNC_EVENT_BUS_NAME")
     dead_letter_queue_url: str | None = _env("CALSYNC_DEAD_LETTER_QUEUE_URL")
+    pull_queue_url: str | None = _env("CALSYNC_PULL_QUEUE_URL")  # pull jobs (two-way sync)
+    pull_dead_letter_queue_url: str | None = _env("CALSYNC_PULL_DEAD_LETTER_QUEUE_URL")
+    webhook_base_url: str | None = _env("CALSYNC_WEBHOOK_BASE_URL")
+    """Public https base of the provider webhooks (``.../webhooks``): where push channels deliver."""
     lease_seconds: int = _env("CALSYNC_LEASE_SECONDS", default=60, cast=int, check=lambda v: 5 <= v <= 900)
     provider_timeout_seconds: float = _env("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default=10.0, cast=float,
                                            check=lambda v: 0 < v <= 60)

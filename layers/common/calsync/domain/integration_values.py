@@ -15,8 +15,9 @@ stored before these rules existed must go on syncing, and what renders it is saf
 
 from __future__ import annotations
 
-import json
+import functools
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,9 +40,11 @@ APP_SECRET_REF = "app_secret_ref"  # noqa: S105 - an option name
 """OAuth providers: the secret holding the application's client id and secret, when not the integration's."""
 CREATED_BY_CALSYNC = "calendar_created_by_calsync"
 """``true`` when the calendar is the one the connect page made ("Clinic appointments")."""
-BUSY_CALENDARS = "busy_calendars"
-"""Two-way: the calendars whose events count as busy, as a JSON list of calendar ids."""
-MAX_BUSY_CALENDARS = 50
+CALDAV_ZONE = "time_zone"
+"""CalDAV, read back (two-way sync): the IANA zone floating times and all-day dates are placed in."""
+MAX_WATCH_CALENDARS = 50
+"""Pull and two-way: at most this many further calendars whose events count as busy
+(:attr:`~calsync.domain.model.Integration.watch_calendars`, chosen on the connect page or through the API)."""
 
 GRAPH_MODES = ("delegated", "organisation")
 
@@ -99,22 +102,22 @@ def _one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
-def _calendar_list(value: str) -> str:
-    try:
-        calendars = json.loads(value)
-    except ValueError:
-        raise ValueError("must be a JSON list of calendar ids") from None
-    if not (isinstance(calendars, list) and len(calendars) <= MAX_BUSY_CALENDARS and all(
-            isinstance(c, str) and c and CALENDAR_ID.fullmatch(c) for c in calendars)):
-        raise ValueError(f"must be a JSON list of at most {MAX_BUSY_CALENDARS} calendar ids")
+def _zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("must be an IANA time zone name")
     return value
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 _SECRET = matches(SECRET_REF, "a Secrets Manager name or ARN")
-_CONNECTED = {CREATED_BY_CALSYNC: _one_of(("true",)), BUSY_CALENDARS: _calendar_list}
+_CONNECTED = {CREATED_BY_CALSYNC: _one_of(("true",))}
 """What the connect page records on every calendar provider's integration."""
 OPTIONS: Mapping[str, Mapping[str, Check]] = {
-    "caldav": {**_CONNECTED},
+    "caldav": {**_CONNECTED, CALDAV_ZONE: _zone},
     "google": {APP_SECRET_REF: _SECRET, **_CONNECTED},
     "microsoft": {
         **_CONNECTED,

@@ -61,6 +61,11 @@ class Direction(StrEnum):
     def pushes(self) -> bool:
         return self in (Direction.PUSH, Direction.TWO_WAY)
 
+    @property
+    def pulls(self) -> bool:
+        """Reads the clinician's calendars back: their busy time, and (two-way) edits of calsync's events."""
+        return self in (Direction.PULL, Direction.TWO_WAY)
+
 
 class IntegrationStatus(StrEnum):
     PENDING = "pending"
@@ -68,6 +73,24 @@ class IntegrationStatus(StrEnum):
     PAUSED = "paused"
     ERROR = "error"
     DISCONNECTED = "disconnected"
+
+
+class AllDayPolicy(StrEnum):
+    """Whether an all-day event on a watched calendar blocks the clinician's time in the EHR."""
+
+    AS_MARKED = "as_marked"  # only when the event is marked busy (Google and Outlook mark new all-day events free)
+    ALWAYS = "always"        # every all-day event blocks its days, whatever it is marked
+    NEVER = "never"          # all-day events never block (holidays, birthdays, reminders)
+
+
+class BusySharing(BaseModel):
+    """What of a clinician's own events may leave their calendar as busy time. Default: nothing but start,
+    end, busy status and an opaque reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    titles: bool = False
+    attendees: bool = False
 
 
 class SyncWindow(BaseModel):
@@ -136,17 +159,29 @@ class Integration(BaseModel):
         "which kind of destination it is, for the practice's privacy policy")
     options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings "
                                     "(an allowlist per provider: calsync.domain.integration_values.OPTIONS)")
+    watch_calendars: tuple[str, ...] = Field(
+        default=(), max_length=values.MAX_WATCH_CALENDARS,
+        description="Pull and two-way: further calendars whose events count as busy (a personal calendar besides "
+        "the one calsync writes to; the connect page asks which); pull-only integrations read only these when given")
+    all_day_busy: AllDayPolicy = AllDayPolicy.AS_MARKED
+    busy_sharing: BusySharing = BusySharing()
+    poll_minutes: int = Field(default=5, ge=1, le=15,
+                              description="CalDAV (no push): how often its calendars are read; at most 15")
 
     @model_validator(mode="after")
     def _provider_values(self, info: ValidationInfo) -> Integration:
-        """The calendar id and the options, which depend on the provider."""
+        """The calendar ids (the one written to and those watched) and the options, which depend on the
+        provider."""
         if not values.entering(info):
             return self
         problems = values.option_problems(self.provider.value, self.options)
-        try:
-            values.CALENDAR_IDS[self.provider.value](self.calendar_id)
-        except ValueError as error:
-            problems.insert(0, f"calendar_id: {error}")
+        check_calendar = values.CALENDAR_IDS[self.provider.value]
+        for name, calendar in (("calendar_id", self.calendar_id),
+                               *((f"watch_calendars.{i}", c) for i, c in enumerate(self.watch_calendars))):
+            try:
+                check_calendar(calendar)
+            except ValueError as error:
+                problems.append(f"{name}: {error}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -174,6 +209,22 @@ class Integration(BaseModel):
     def accepts_pushes(self) -> bool:
         return self.direction.pushes and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)
 
+    @property
+    def watching(self) -> bool:
+        """Whether calsync reads this integration's calendars back (pull or two-way, not paused or
+        disconnected; one in ``error`` keeps being tried, and recovers when a read succeeds)."""
+        return self.direction.pulls and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE,
+                                                        IntegrationStatus.ERROR)
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """The calendars a pull reads: two-way always includes the one calsync writes to (so a clinician's
+        edit of calsync's events is noticed); pull-only reads ``watch_calendars``, or that one calendar."""
+        if not self.direction.pulls:
+            return ()
+        if self.direction is Direction.TWO_WAY or not self.watch_calendars:
+            return tuple(dict.fromkeys((self.calendar_id, *self.watch_calendars)))
+        return tuple(dict.fromkeys(self.watch_calendars))
 
 def checked(integration: Integration) -> Integration:
     """``integration`` validated again, as it is about to be stored (a field may have been set after it

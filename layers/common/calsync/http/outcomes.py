@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 
@@ -103,6 +104,7 @@ class Answer(StrEnum):
     STALE = "stale"        # a precondition (etag) failed: re-read, then re-apply
     TAKEN = "taken"        # the identifier we chose exists already (our earlier attempt, or a revival)
     UNCHANGED = "unchanged"  # a conditional GET: nothing new since the validators we sent (304)
+    EXPIRED = "expired"    # our sync position (token, delta link) is no longer valid: read everything again
 
 
 ANSWERS: dict[str, dict[int, Answer]] = {
@@ -117,6 +119,13 @@ ANSWERS: dict[str, dict[int, Answer]] = {
     "microsoft:create": {409: Answer.TAKEN},           # transactionId seen before
     "microsoft:patch": {404: Answer.MISSING},
     "microsoft:delete": {404: Answer.MISSING},
+    # reading back (two-way sync) and push channels
+    "google:list": {410: Answer.EXPIRED},               # fullSyncRequired: the sync token is gone
+    "google:stop": {404: Answer.MISSING},               # the channel expired or was stopped already
+    "microsoft:delta": {410: Answer.EXPIRED},           # syncStateNotFound / resyncRequired
+    "microsoft:get": {404: Answer.MISSING},
+    "microsoft:renew": {404: Answer.MISSING},           # the subscription expired or was removed
+    "microsoft:unsubscribe": {404: Answer.MISSING},
     "microsoft:create_calendar": {409: Answer.TAKEN},   # a calendar of that name exists: find it instead
     "google:revoke": {400: Answer.MISSING},             # RFC 7009 invalid_token: unknown or revoked already
     "caldav:probe_delete": {404: Answer.MISSING},
@@ -126,6 +135,15 @@ ANSWERS: dict[str, dict[int, Answer]] = {
 }
 """Per ``provider:operation`` (or ``family:operation``): the statuses that are branches of the protocol, not
 failures."""
+
+REASONED_ANSWERS: dict[str, dict[tuple[int, str], Answer]] = {
+    # RFC 6578: an unknown or expired sync token is refused with the DAV:valid-sync-token precondition
+    "caldav:sync": {(403, "valid-sync-token"): Answer.EXPIRED, (409, "valid-sync-token"): Answer.EXPIRED},
+    # Graph: an expired delta token can also come back as another 4xx with this code
+    "microsoft:delta": {(400, "syncStateNotFound"): Answer.EXPIRED, (404, "syncStateNotFound"): Answer.EXPIRED,
+                        (400, "resyncRequired"): Answer.EXPIRED},
+}
+"""Per ``provider:operation``: (status, the provider's reason code) pairs that are branches of the protocol."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +173,22 @@ CONTEXT_ERRORS: dict[str, tuple[Row, ...]] = {
     "caldav:create": (Row(_statuses(404, 409), ProviderGoneError, reason="calendar_missing"),),
     "caldav:update": (Row(_statuses(409), ProviderGoneError, reason="calendar_missing"),),
 }
+def dav_precondition(response: httpx.Response) -> str | None:
+    """The precondition a WebDAV ``DAV:error`` body names (e.g. ``valid-sync-token``): an element name,
+    never text. Other CalDAV error bodies are free text, and yield None (the status code is recorded)."""
+    if b"error" not in response.content[:512]:
+        return None
+    try:
+        root = ElementTree.fromstring(response.content)  # noqa: S314 - element names only, from our server
+    except ElementTree.ParseError:
+        return None
+    if root.tag != "{DAV:}error" or len(root) == 0:
+        return None
+    return root[0].tag.rpartition("}")[2][:64] or None
+
+
 REASON_READERS: dict[str, ReasonReader] = {
-    "caldav": lambda _response: None,  # CalDAV error bodies are free text: the status code alone is recorded
+    "caldav": dav_precondition,
 }
 
 
@@ -179,6 +211,11 @@ def answer(provider: str, operation: str, response: httpx.Response, *, family: s
     status = response.status_code
     if 200 <= status < 300:
         return Answer.DONE
+    reasoned = REASONED_ANSWERS.get(f"{provider}:{operation}")
+    if reasoned is not None:
+        found = reasoned.get((status, REASON_READERS.get(provider, json_error_reason)(response) or ""))
+        if found is not None:
+            return found
     expected = ANSWERS.get(f"{family or provider}:{operation}", {}).get(status)
     if expected is not None:
         return expected

@@ -37,6 +37,39 @@ Credentials = Callable[[], tuple[str, str]]
 """Username and (app-specific) password, read when the first request needs them."""
 
 
+class CalDavSession:
+    """Requests with a clinician's CalDAV credentials (shared by the writer and the reader): only to a URL
+    allowed to carry them (https), and never a redirect followed (the client follows none; a 3xx is a
+    refusal, see http.outcomes). The client is made on the first request, so credentials are read only then."""
+
+    def __init__(self, credentials: Credentials | None, client: httpx.Client | None = None, *,
+                 local_development: bool | None = None) -> None:
+        self._credentials = credentials
+        self._client = client
+        self._local_development = get_settings().local_development if local_development is None else local_development
+
+    def client(self) -> httpx.Client:
+        """The HTTP client with the credentials (made, and the credentials read, on first use)."""
+        if self._client is None:
+            assert self._credentials is not None
+            username, password = self._credentials()
+            # the server was typed in by a person: public addresses only
+            self._client = guarded_client(get_settings().provider_timeout_seconds,
+                                          allow_loopback=self._local_development,
+                                          auth=httpx.BasicAuth(username, password))
+        return self._client
+
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if not may_carry_credentials(url, local_development=self._local_development):
+            raise ProviderRejectedError(NAME, "insecure_url")
+        with transport_errors(NAME):
+            return self.client().request(method, url, **kwargs)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
 class CalDavProvider:
     name = NAME
 
@@ -47,29 +80,12 @@ class CalDavProvider:
         if client is None and credentials is None:
             raise ConfigurationError("caldav provider needs credentials or a client")
         self._collection = integration.calendar_id.rstrip("/") + "/"
-        self._credentials = credentials
-        self._client = client
-        self._local_development = get_settings().local_development if local_development is None else local_development
+        self.session = CalDavSession(credentials, client, local_development=local_development)
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            assert self._credentials is not None
-            username, password = self._credentials()
-            # the server was typed in by a person: public addresses only
-            self._client = guarded_client(get_settings().provider_timeout_seconds,
-                                          allow_loopback=self._local_development,
-                                          auth=httpx.BasicAuth(username, password))
-        return self._client
-
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request with the clinician's credentials: only to a URL allowed to carry them (https), and
-        never a redirect followed (the client follows none; a 3xx is a refusal, see http.outcomes)."""
-        if not may_carry_credentials(url, local_development=self._local_development):
-            raise ProviderRejectedError(NAME, "insecure_url")
-        with transport_errors(NAME):
-            return self._http().request(method, url, **kwargs)
+        return self.session.send(method, url, **kwargs)
 
     def _href(self, key: EventKey) -> str:
         return f"{self._collection}{key.digest}.ics"
@@ -116,5 +132,4 @@ class CalDavProvider:
         raise lost_race(NAME)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self.session.close()

@@ -15,6 +15,11 @@
 
 Every status transition goes through ``calsync.services.status`` and is announced as ``Integration Status
 Changed``; automatic recovery from ``error`` is ``calsync.services.recovery``'s.
+
+After every other step, the integration before and after it is handed to the hooks
+(:func:`register_on_change`): reading calendars back (``calsync.services.twoway.watching.follow``) starts or
+restarts it, or stops its push channels and asks the pull worker to withdraw its busy time. On disconnect,
+two-way sync's disconnect hook (``watching.disconnected``) does the stopping.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from calsync.domain import secret_names
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.oauth import token_secret as oauth_secret
 from calsync.services import recovery, status, sweeper, writers
+from calsync.services.twoway import watching
 from calsync.store import integrations, sweeps
 
 RECONNECT_REPLAY_SYNCS = 50
@@ -38,13 +44,30 @@ RECONNECT_REPLAY_SYNCS = 50
 DisconnectHook = Callable[[Integration], None]
 """Stops what an integration keeps at its provider (a watch channel, a subscription). Called while its
 credentials still work; a hook that fails is logged and does not stop the disconnect."""
-_on_disconnect: list[DisconnectHook] = []
+_on_disconnect: list[DisconnectHook] = [watching.disconnected]
 
 
 def register_on_disconnect(hook: DisconnectHook) -> None:
     """Adds a hook :func:`disconnect` calls for every integration it disconnects (idempotent)."""
     if hook not in _on_disconnect:
         _on_disconnect.append(hook)
+
+
+ChangeHook = Callable[[str, Integration | None, Integration, dt.datetime], None]
+"""Called after a step with its name, the integration before it (None for a new one), after it, and now."""
+_hooks: list[ChangeHook] = [watching.follow]
+
+
+def register_on_change(hook: ChangeHook) -> None:
+    """Adds a hook run after every lifecycle step (in registration order; two-way sync's runs first)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+def _changed(step: str, before: Integration | None, after: Integration | None, now: dt.datetime | None) -> None:
+    if after is not None:
+        for hook in _hooks:
+            hook(step, before, after, _now(now))
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -72,16 +95,22 @@ def _check_secrets(integration: Integration) -> None:
 def connect(integration: Integration, now: dt.datetime | None = None) -> None:
     """Stores a new integration as ``pending`` and schedules its first sync (the whole window)."""
     _check_secrets(integration)
-    integrations.put(integration.model_copy(update={"status": IntegrationStatus.PENDING, "status_reason": None}))
+    stored = integration.model_copy(update={"status": IntegrationStatus.PENDING, "status_reason": None})
+    integrations.put(stored)
     recovery.schedule_resync(integration.integration_id, _now(now))
+    _changed("connect", None, stored, now)
 
 
-def pause(integration_id: str) -> bool:
-    """Stops pushes. False if it was paused already (or is disconnected)."""
+def pause(integration_id: str, now: dt.datetime | None = None) -> bool:
+    """Stops pushes (and reading back). False if it was paused already (or is disconnected)."""
     integration = _load(integration_id)
     if integration.status is IntegrationStatus.DISCONNECTED:
         return False
-    return status.change(integration, IntegrationStatus.PAUSED, None)
+    before = integration.model_copy()
+    changed = status.change(integration, IntegrationStatus.PAUSED, None)
+    if changed:
+        _changed("pause", before, integration, now)
+    return changed
 
 
 def resume(integration_id: str, backfill: bool, now: dt.datetime | None = None) -> bool:
@@ -89,11 +118,13 @@ def resume(integration_id: str, backfill: bool, now: dt.datetime | None = None) 
     date. False if it was not paused."""
     now = _now(now)
     integration = _load(integration_id)
+    before = integration.model_copy()
     if not status.change(integration, IntegrationStatus.ACTIVE, None, expected=IntegrationStatus.PAUSED):
         return False
     recovery.schedule_replay(integration_id, now)
     if backfill:
         recovery.schedule_resync(integration_id, now)
+    _changed("resume", before, integration, now)
     return True
 
 
@@ -129,6 +160,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
         # consent cannot overwrite the new one (and cached access tokens of the old consent are dropped)
         oauth_secret.replace(integration.tenant_id, integration.secret_ref, secret)
     writers.forget(integration_id)  # warm provider instances hold the old credentials
+    before = integration.model_copy()
     previous = integration.status
     if previous is IntegrationStatus.ERROR:
         recovery.recovered(integration, now)
@@ -137,6 +169,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
         recovery.schedule_replay(integration_id, now)
         if previous is IntegrationStatus.DISCONNECTED:
             recovery.schedule_resync(integration_id, now)
+    _changed("reconnect", before, integration, now)
     return sweeper.replay_now(integration_id, now, sweeper.Budget(syncs=RECONNECT_REPLAY_SYNCS))
 
 
@@ -153,6 +186,7 @@ def update(integration: Integration, now: dt.datetime | None = None) -> None:
     shown = ("privacy", "window", "practice_filter", "practice_scope", "location_filter", "calendar_id")
     if any(getattr(stored, name) != getattr(updated, name) for name in shown):
         recovery.schedule_resync(integration.integration_id, _now(now))
+    _changed("update", stored, updated, now)
 
 
 def replay(integration_id: str, now: dt.datetime | None = None) -> None:

@@ -151,6 +151,12 @@ def page(integration_id: str, after: str | None, limit: int, states: Sequence[Le
     return [_to_domain(item, _time.epoch(now)) for item in items], (last["appointment_key"]["S"] if last else None)
 
 
+def holding_external(external_id: str) -> list[tuple[str, str]]:
+    """``(integration_id, appointment_key)`` of the ledger items that record ``external_id`` as the event a
+    provider holds (the sparse ``by_external`` index; eventually consistent)."""
+    with translated("Query"):
+        return [(item.integration_id, item.appointment_key)
+                for item in LedgerItem.by_external.query(external_id)]
 def count(integration_id: str) -> int:
     """How many items an integration's ledger holds (a counting Query: no item is returned)."""
     with translated("Query"):

@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Nine tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Fourteen tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -12,6 +12,9 @@ that keys, attribute types, indexes and TTL agree.
 * Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
 * PlatformIntake — booking-platform sources and their bookkeeping: delivery markers, reschedule lineage,
   held cancels, queued fetch-backs, polled exports (see ``calsync.store.platform_intake``).
+* Watches, Pulls, BusyBlocks, Conflicts — reading calendars back (two-way sync): push channels and
+  subscriptions, each integration's pull state and sync positions, the busy time read, and the conflicts
+  announced (see ``calsync.services.twoway``).
 * ConnectLinks, OAuthStates — the connect page: single-use connect links (and the browser session each
   one opens), and the one-time OAuth ``state`` with its PKCE verifier; both keyed by a SHA-256, both
   expiring (TTL, and checked on every read: DynamoDB deletes expired items only eventually).
@@ -187,6 +190,17 @@ class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
     next_attempt_at = NumberAttribute(range_key=True)
 
 
+class ByExternalIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """Sparse: the ledger item behind an event id a provider reports (a pull meets calsync's own event, moved
+    or deleted by the clinician, and must know which appointment it shows)."""
+
+    class Meta:
+        index_name = "by_external"
+        projection = KeysOnlyProjection()
+
+    external_id = UnicodeAttribute(hash_key=True)
+
+
 class LedgerItem(_Bound, Model):
     class Meta(_Meta):
         """Bound to ``Settings.ledger_table`` by :func:`bind`."""
@@ -209,6 +223,7 @@ class LedgerItem(_Bound, Model):
     updated_at = NumberAttribute(null=True)
 
     due = DueIndex()
+    by_external = ByExternalIndex()
 
 
 class SweepTaskItem(_Bound, Model):
@@ -418,9 +433,179 @@ class PlatformIntakeItem(_Bound, Model):
     due = IntakeDueIndex()
 
 
+# -- Reading calendars back (two-way sync) -------------------------------------------------------------
+
+
+class ByIntegrationIndex(GlobalSecondaryIndex["WatchItem"]):
+    """An integration's channels and subscriptions (stopping them, renewing them)."""
+
+    class Meta:
+        index_name = "by_integration"
+        projection = AllProjection()
+
+    integration_id = UnicodeAttribute(hash_key=True)
+
+
+class WatchItem(_Bound, Model):
+    """One push channel (Google) or subscription (Graph) on one watched calendar, keyed by the id calsync
+    chose for it — what a notification names (``X-Goog-Channel-ID``, or the ``watch`` parameter of a Graph
+    notification URL), so verifying one is a single strongly consistent read. The channel's secret is kept
+    only as its SHA-256."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.watches_table`` by :func:`bind`."""
+
+    watch_id = UnicodeAttribute(hash_key=True)
+    integration_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    calendar = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    resource_id = UnicodeAttribute(null=True)  # Google resourceId, Graph subscription id (once answered)
+    ends_at = NumberAttribute()  # when the provider ends the channel
+    created_at = NumberAttribute()
+    last_message = NumberAttribute(null=True)  # Google X-Goog-Message-Number: a replay is not newer
+    expires_at = TTLAttribute(null=True)  # the item goes a day after the channel ends
+
+    by_integration = ByIntegrationIndex()
+
+
+class PullDueIndex(GlobalSecondaryIndex["PullItem"]):
+    """Sparse: integrations whose next pull is due (CalDAV polling, the safety net, channel renewal)."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    next_pull_at = NumberAttribute(range_key=True)
+
+
+class PullItem(_Bound, Model):
+    """Per integration: its pull state (``item = "state"``: lease, queued job, due time, requested full
+    read) and one sync position per watched calendar (``item = "cursor#<calendar tag>"``: token or delta
+    link, the window it covers, the blocks known, a held removal)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.pulls_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_expires_at = NumberAttribute(null=True)
+    queued_at = NumberAttribute(null=True)  # a pull job is on the queue: further notifications add nothing
+    again = NumberAttribute(null=True)  # 1: a pull was asked for while one ran: it runs once more
+    full = NumberAttribute(null=True)  # 1: read every watched calendar in full (lost notifications)
+    renew = NumberAttribute(null=True)  # 1: renew the channels now (Graph reauthorizationRequired)
+    due_bucket = UnicodeAttribute(null=True)
+    next_pull_at = NumberAttribute(null=True)
+    last_pulled_at = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    calendar = UnicodeAttribute(null=True)  # cursor items: the calendar's id
+    cursor = UnicodeAttribute(null=True)  # cursor items: sync token, delta link or CalDAV sync-token
+    window_end = NumberAttribute(null=True)  # cursor items: the end of the window the cursor's read covered
+    blocks = NumberAttribute(null=True)  # cursor items: busy blocks known on the calendar
+    hold = UnicodeAttribute(null=True)  # cursor items: JSON of a held removal (calsync.domain.guard.Hold)
+
+    due = PullDueIndex()
+
+
+class ByOwnerStartIndex(GlobalSecondaryIndex["BusyBlockItem"]):
+    """A clinician's busy time across all their integrations, by start: the availability query."""
+
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class BusyBlockItem(_Bound, Model):
+    """One busy block read from a watched calendar. ``slot`` is ``<calendar tag>#<source tag>#<block id>``, so
+    every block of one calendar, and of one provider item, is one key-prefix query."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.busy_blocks_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+    owner_key = UnicodeAttribute()
+    block_id = UnicodeAttribute()
+    start_utc = UnicodeAttribute()
+    end_utc = UnicodeAttribute()
+    status = UnicodeAttribute()
+    all_day = NumberAttribute(null=True)
+    start_date = UnicodeAttribute(null=True)
+    end_date = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)  # only when the clinician shares titles
+    attendees = UnicodeSetAttribute(null=True)  # only when the clinician shares attendees
+    digest = UnicodeAttribute()
+    ordering_key = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)  # a day after the busy time ended
+
+    by_owner = ByOwnerStartIndex()
+
+
+class ByBlockIndex(GlobalSecondaryIndex["ConflictItem"]):
+    """Sparse: the conflicts of one busy block (it moved or went: they may be over)."""
+
+    class Meta:
+        index_name = "by_block"
+        projection = KeysOnlyProjection()
+
+    block_ref = UnicodeAttribute(hash_key=True)  # <integration>#<block id>, on conflict items only
+
+
+class ScheduledIndex(GlobalSecondaryIndex["ConflictItem"]):
+    """Sparse: a watched clinician's scheduled appointments by start (pieces of at most a day), so a busy
+    block finds the appointments it overlaps in one small query."""
+
+    class Meta:
+        index_name = "scheduled"
+        projection = IncludeProjection(["end_utc", "appointment_start", "appointment_end"])
+
+    owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner, on schedule items only
+    start_utc = UnicodeAttribute(range_key=True)
+
+
+class ConflictItem(_Bound, Model):
+    """Conflicts and what finding them needs, per appointment (``pk`` = ``tenant#appointment``):
+
+    * ``sk`` = ``<integration>#<block id>``: an announced conflict with that busy block;
+    * ``sk`` = ``~schedule#<n>``: the appointment's times, kept while its clinician is watched (pieces of at
+      most a day, indexed by ``scheduled``);
+
+    and per clinician (``pk`` = ``~watched#tenant#practitioner``, ``sk`` = ``-``): the integrations that read
+    their calendars back, so an appointment change of a clinician nobody watches costs one read."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.conflicts_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    block_ref = UnicodeAttribute(null=True)
+    conflict_id = UnicodeAttribute(null=True)
+    tenant_id = UnicodeAttribute(null=True)
+    practitioner_id = UnicodeAttribute(null=True)
+    announced = NumberAttribute(null=True)  # 1 once Conflict Detected was published
+    detected_at = NumberAttribute(null=True)
+    owner_key = UnicodeAttribute(null=True)
+    start_utc = UnicodeAttribute(null=True)
+    end_utc = UnicodeAttribute(null=True)
+    appointment_start = UnicodeAttribute(null=True)
+    appointment_end = UnicodeAttribute(null=True)
+    integrations = UnicodeSetAttribute(null=True)  # watched markers
+    expires_at = TTLAttribute(null=True)  # a month after the appointment ended
+
+    by_block = ByBlockIndex()
+    scheduled = ScheduledIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
                                        FeedEventItem, TenantItem, DisclosureItem, PlatformIntakeItem,
-                                       ConnectLinkItem, OAuthStateItem)
+                                       ConnectLinkItem, OAuthStateItem, WatchItem, PullItem, BusyBlockItem,
+                                       ConflictItem)
+
 
 TABLE_SETTINGS: dict[type[Model], str] = {
     AppointmentItem: "appointments_table",
@@ -434,6 +619,10 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     TenantItem: "tenants_table",
     DisclosureItem: "disclosures_table",
     PlatformIntakeItem: "platform_intake_table",
+    WatchItem: "watches_table",
+    PullItem: "pulls_table",
+    BusyBlockItem: "busy_blocks_table",
+    ConflictItem: "conflicts_table",
     ConnectLinkItem: "connect_links_table",
     OAuthStateItem: "oauth_states_table",
 }

@@ -12,7 +12,6 @@ to the EHR (and can be disconnected) but writes nothing until the choice is made
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from typing import Any
 
@@ -30,7 +29,6 @@ AWAITING_CALENDAR = "awaiting_calendar"
 FIRST_SYNCS = 10
 """Appointments a new connection writes before its page answers (the next sweeper run writes the rest): the
 clinician sees the first ones arrive at once instead of after the next sweeper tick (up to a minute)."""
-BUSY_CALENDARS_OPTION = integration_values.BUSY_CALENDARS
 DEDICATED_OPTION = integration_values.CREATED_BY_CALSYNC
 
 
@@ -103,8 +101,7 @@ def choose_calendars(session: store.Session, calendar_id: str | None, busy: list
     integration = session_integration(session)
     if integration is None or integration.status_reason != AWAITING_CALENDAR:
         raise ConfigurationError("no integration awaits a calendar choice in this session")
-    options = {**integration.options, BUSY_CALENDARS_OPTION: json.dumps(busy)} if busy else dict(integration.options)
-    update: dict[str, Any] = {"options": options}
+    update: dict[str, Any] = {"watch_calendars": tuple(busy)}
     if calendar_id is not None:
         update["calendar_id"] = calendar_id
     chosen = integration.model_copy(update=update)

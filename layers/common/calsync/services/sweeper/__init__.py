@@ -20,7 +20,10 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    and the ledger write, an integration that recovered). It comes after the jobs that deliver changes no
    calendar has yet, since one pass may take a run's whole budget on a busy day;
 9. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
-10. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+10. **renewal hooks** (``renewal``) — hooks registered by code that owns something with an expiry
+    (:func:`register_renewal`);
+11. **pulls due** (``pulls``) — two-way sync: CalDAV polling, the 15-minute safety net, channel renewal and
+    held removals, as pull jobs queued for the pull worker.
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -51,6 +54,7 @@ from calsync.services.sweeper.platform_exports import poll_exports
 from calsync.services.sweeper.platform_fetches import follow_up_platforms
 from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
+from calsync.services.sweeper.pulls import queue_due_pulls
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
 from calsync.services.sweeper.resync import resync_window
@@ -76,6 +80,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     gap_sweep(work)
     census(work)
     renew(work)
+    queue_due_pulls(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads
     if work.report.cut_short:

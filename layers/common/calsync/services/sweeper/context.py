@@ -86,6 +86,7 @@ class SweepReport:
     gap_examined: int = 0
     gap_repaired: int = 0
     renewed: int = 0
+    pulls_queued: int = 0
     neutralised: int = 0
     exports_polled: int = 0  # booking-platform calendar exports
     platform_follow_ups: int = 0  # queued booking-platform fetch-backs and reschedule holds
@@ -103,9 +104,10 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         return {"retried": self.retried, "probed": self.probed, "replayed": self.replayed,
                 "resynced": self.resynced, "gap_examined": self.gap_examined, "gap_repaired": self.gap_repaired,
-                "renewed": self.renewed, "neutralised": self.neutralised, "exports_polled": self.exports_polled,
-                "platform_follow_ups": self.platform_follow_ups, "retired": self.retired, "busy": self.busy,
-                "errors": self.errors, "reads": self.reads, "syncs": self.syncs, "cut_short": self.cut_short,
+                "renewed": self.renewed, "pulls_queued": self.pulls_queued, "neutralised": self.neutralised,
+                "exports_polled": self.exports_polled, "platform_follow_ups": self.platform_follow_ups,
+                "retired": self.retired, "busy": self.busy, "errors": self.errors, "reads": self.reads,
+                "syncs": self.syncs, "cut_short": self.cut_short,
                 "outcomes": dict(self.outcomes)}
 
 
