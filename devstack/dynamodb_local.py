@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devstack import DevstackError
-from devstack.netns_forward import NetnsForwarder, namespace_inode
+from devstack.netns_forward import ForwarderProcess, namespace_inode
 from devstack.ports import LOOPBACK
 from devstack.process import ServerProcess
 
@@ -49,7 +49,7 @@ class DynamoDBLocal:
         self._node_dir = node_dir
         self._log_path = log_dir / "dynamodb-local.log"
         self._process: ServerProcess | None = None
-        self._forwarder: NetnsForwarder | None = None
+        self._forwarder: ForwarderProcess | None = None
 
     @property
     def endpoint(self) -> str:
@@ -90,7 +90,8 @@ class DynamoDBLocal:
             if "unshare failed" in str(error) or "Operation not permitted" in str(error):
                 raise DevstackError(f"{_NOT_PERMITTED}\n{process.log_tail()}") from None
             raise
-        self._forwarder = NetnsForwarder(process.pid, INNER_PORT, listen_port=self.port)
+        self._forwarder = ForwarderProcess(process.pid, INNER_PORT, listen_port=self.port,
+                                           log_path=self._log_path.with_name("dynamodb-forwarder.log"))
         self._forwarder.start()
         client = boto3.client(
             "dynamodb",
@@ -113,6 +114,8 @@ class DynamoDBLocal:
 
     def check_alive(self) -> None:
         self._require_process().check_alive()
+        if self._forwarder is not None:
+            self._forwarder.check_alive()
 
     def stop(self) -> None:
         """Closes the forwarder, then stops the JVM by PID; idempotent."""

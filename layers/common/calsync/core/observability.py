@@ -13,6 +13,7 @@ nothing of theirs.
 from __future__ import annotations
 
 import logging
+import threading
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -64,9 +65,16 @@ class Metric:
     FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
 
 
+_metrics_lock = threading.Lock()
+"""The syncs of one change run in threads (``calsync.services.fanout``); Powertools' metric set is a plain
+dict read and written back per call, so two threads adding at once could lose a count."""
+
+
 def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def seconds(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)

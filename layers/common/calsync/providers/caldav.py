@@ -2,8 +2,10 @@
 
 Not the ``caldav`` package: it replaces urllib3 process-wide. Credentials (username and an app-specific
 password) are handed in by whoever builds the provider (``calsync.services.writers`` reads them from the
-integration's secret); what each status means is decided in ``calsync.http.outcomes``. Each appointment is one
-resource named ``<digest>.ics`` in the integration's calendar collection:
+integration's secret) and go with each request, over the one pooled client every CalDAV integration of the
+process shares (``http.bearer.shared_client``): twenty calendars on one server written side by side reuse
+its connections instead of opening twenty. What each status means is decided in ``calsync.http.outcomes``.
+Each appointment is one resource named ``<digest>.ics`` in the integration's calendar collection:
 
 * create:  PUT with ``If-None-Match: *``; a 412 means it exists already (a lost response, a replay):
   re-read it and overwrite with ``If-Match``;
@@ -21,11 +23,10 @@ from typing import Any
 import httpx
 
 from calsync.core.errors import ConfigurationError, ProviderRejectedError
-from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
-from calsync.http.client import new_client
+from calsync.http.bearer import shared_client
 from calsync.http.origins import may_carry_credentials
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
@@ -49,25 +50,31 @@ class CalDavProvider:
         self._collection = integration.calendar_id.rstrip("/") + "/"
         self._credentials = credentials
         self._client = client
+        self._auth: httpx.Auth | None = None
         self._local_development = local_development
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        if self._client is None:
+    def _http(self) -> tuple[httpx.Client, httpx.Auth | None]:
+        """The client and the credentials to send with each request: a client handed in brings its own,
+        the shared one gets this integration's (read once, when the first request needs them)."""
+        if self._client is not None:
+            return self._client, None
+        if self._auth is None:
             assert self._credentials is not None
             username, password = self._credentials()
-            self._client = new_client(get_settings().provider_timeout_seconds,
-                                      auth=httpx.BasicAuth(username, password))
-        return self._client
+            self._auth = httpx.BasicAuth(username, password)
+        return shared_client(NAME), self._auth
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request with the clinician's credentials: only to a URL allowed to carry them (https), and
         never a redirect followed (the client follows none; a 3xx is a refusal, see http.outcomes)."""
         if not may_carry_credentials(url, local_development=self._local_development):
             raise ProviderRejectedError(NAME, "insecure_url")
+        client, auth = self._http()
         with transport_errors(NAME):
-            return self._http().request(method, url, **kwargs)
+            return client.request(method, url, **kwargs) if auth is None else client.request(
+                method, url, auth=auth, **kwargs)
 
     def _href(self, key: EventKey) -> str:
         return f"{self._collection}{key.digest}.ics"

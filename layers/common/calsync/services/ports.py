@@ -16,6 +16,7 @@ from calsync.domain.contract import AppointmentChanged
 from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration
 from calsync.providers.base import CalendarProvider
+from calsync.services.fanout import IN_LINE, FanOut
 
 
 class Stored(Protocol):
@@ -93,3 +94,6 @@ class SyncPorts:
     writers: Writers
     health: IntegrationHealth
     lease_seconds: int
+    fan_out: FanOut = IN_LINE
+    """How the syncs of one change run: side by side in the deployed engine (``fanout.ThreadPool``),
+    one after another unless told otherwise."""

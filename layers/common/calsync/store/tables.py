@@ -12,9 +12,12 @@ that keys, attribute types, indexes and TTL agree.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.connection import Connection
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
@@ -26,6 +29,10 @@ from pynamodb.models import Model
 
 from calsync.core.settings import Settings, get_settings
 
+MAX_POOL_CONNECTIONS = 64
+"""HTTP connections to DynamoDB: the syncs of one change (and a backfill's items) run side by side, each
+making its own calls; pynamodb's default of 10 would make them queue for a connection."""
+
 
 class _Meta:
     table_name: str | None = None  # set by bind(): the table a model talks to is deployment data
@@ -35,17 +42,30 @@ class _Meta:
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 3
+    max_pool_connections = MAX_POOL_CONNECTIONS
 
 
 class _Bound:
     """Binds the models to the deployment's settings on first use, not at import: importing calsync then
-    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`."""
+    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`.
+
+    Every model talks through one pynamodb ``Connection`` (one botocore client, one connection pool):
+    pynamodb would give each table its own, and each new botocore client loads DynamoDB's service model
+    again, tens of milliseconds that would otherwise land on the first change of a cold start."""
 
     @classmethod
     def _get_connection(cls) -> Any:
         if not _bound:
             bind()
-        return super()._get_connection()  # type: ignore[misc]
+        existing = cls._connection  # type: ignore[attr-defined]
+        if existing is not None:
+            return existing
+        table = super()._get_connection()  # type: ignore[misc]
+        shared = shared_connection()
+        with contextlib.suppress(ValueError):  # already known: two models share the Ledger table
+            shared.add_meta_table(table.get_meta_table())
+        table.connection = shared
+        return table
 
 
 # -- Appointments -------------------------------------------------------------------------------------
@@ -304,19 +324,48 @@ TABLE_SETTINGS: dict[type[Model], str] = {
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 
 _bound = False
+_shared: Connection | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_connection() -> Connection:
+    """The one pynamodb connection every model uses (created on first use, or by :func:`warm`)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            meta = _Meta
+            _shared = Connection(region=meta.region, host=meta.host,
+                                 connect_timeout_seconds=meta.connect_timeout_seconds,
+                                 read_timeout_seconds=meta.read_timeout_seconds,
+                                 max_retry_attempts=meta.max_retry_attempts,
+                                 max_pool_connections=meta.max_pool_connections)
+        return _shared
 
 
 def bind(settings: Settings | None = None) -> None:
     """Points every model at the tables, region and endpoint of ``settings`` (the deployment's, from the
     environment, when None). Called on first use; call it again to rebind (tests, the local stack)."""
-    global _bound
+    global _bound, _shared
     chosen = settings or get_settings()
     for model, setting in TABLE_SETTINGS.items():
         model.Meta.table_name = getattr(chosen, setting)
         model.Meta.region = chosen.region
         model.Meta.host = chosen.dynamodb_endpoint
         model._connection = None
+    _Meta.region, _Meta.host = chosen.region, chosen.dynamodb_endpoint
+    with _shared_lock:
+        _shared = None
     _bound = True
+
+
+def warm() -> None:
+    """Binds the models and creates the DynamoDB client now: what every invocation needs, done once at cold
+    start (handlers call it at import) instead of on the first change."""
+    if not _bound:
+        bind()
+    for model in TABLE_SETTINGS:
+        model._get_connection()
+    shared_connection().client  # noqa: B018 - creating it loads the service model
 
 
 def create_all(**kwargs: Any) -> None:
