@@ -1,6 +1,6 @@
 """What the local deployment builds, read from ``template.yaml`` itself: one source, no second list.
 
-Tables, the bus, its rule and event pattern, the queues with their visibility timeout and redrive policy,
+Tables, buckets, the bus, its rule and event pattern, the queues with their visibility timeout and redrive policy,
 the functions (handler module, timeout, environment), the queue mappings, the schedules and the HTTP API's
 routes (method, path, target function, authoriser) all come from the template, rendered with the
 ``Environment`` parameter set to ``local``. A route, queue setting or schedule changed in the template is
@@ -145,6 +145,7 @@ class Blueprint:
 
     template: dict[str, Any]
     tables: Mapping[str, str]  # logical id → table name
+    buckets: Mapping[str, str]  # logical id → bucket name (S3 names them in AWS; locally, from the logical id)
     bus_logical_id: str
     bus_name: str
     queues: Mapping[str, QueueSpec]
@@ -193,6 +194,8 @@ class Blueprint:
             target = str(value["Ref"])
             if target in self.tables:
                 return self.tables[target]
+            if target in self.buckets:
+                return self.buckets[target]
             if target in self.queues:
                 return resolve_queue_url(self.queues[target])
             if target == self.bus_logical_id:
@@ -232,6 +235,7 @@ def _read(template: dict[str, Any]) -> Blueprint:
 
     tables = {name: sub(resource["Properties"]["TableName"])
               for name, resource in _of_type(template, "AWS::DynamoDB::Table").items()}
+    buckets = {name: local_name(name, drop_suffix="Bucket") for name in _of_type(template, "AWS::S3::Bucket")}
     ((bus_id, bus),) = _of_type(template, "AWS::Events::EventBus").items()
     queues = {name: _queue(name, resource.get("Properties", {}))
               for name, resource in _of_type(template, "AWS::SQS::Queue").items()}
@@ -272,7 +276,8 @@ def _read(template: dict[str, Any]) -> Blueprint:
     unsupported += [f"{m.logical_id}: ScalingConfig is not emulated (one batch at a time)"
                     for m in mappings
                     if "ScalingConfig" in template["Resources"][m.logical_id]["Properties"]]
-    return Blueprint(template=template, tables=tables, bus_logical_id=bus_id, bus_name=sub(bus["Properties"]["Name"]),
+    return Blueprint(template=template, tables=tables, buckets=buckets, bus_logical_id=bus_id,
+                     bus_name=sub(bus["Properties"]["Name"]),
                      queues=queues, rules=rules, functions=functions, mappings=mappings, schedules=tuple(schedules),
                      routes=tuple(routes), unsupported=tuple(unsupported))
 

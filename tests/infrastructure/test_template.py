@@ -322,11 +322,18 @@ def test_policies_name_actions_and_resources(function_id):
     assert not managed, f"{function_id} attaches managed policies {managed}"
 
 
-def test_feed_only_reads():
-    dynamodb = {a for a in allowed_actions("FeedFunction") if a.startswith("dynamodb:")}
-    assert dynamodb
-    assert dynamodb <= READ_ONLY_DYNAMODB
-    assert allowed_actions("FeedFunction") == dynamodb
+def test_the_feed_reads_counts_its_requests_and_caches_bodies_nothing_more():
+    actions = allowed_actions("FeedFunction")
+    assert {a for a in actions if a.startswith("dynamodb:")} - READ_ONLY_DYNAMODB == {"dynamodb:UpdateItem"}
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject", "s3:PutObject"}
+    assert {a.split(":")[0] for a in actions} == {"dynamodb", "s3", "kms"}
+    for statement in statements("FeedFunction"):
+        resources = [render_sub(TEMPLATE, r["Fn::Sub"]) if isinstance(r, dict) and "Fn::Sub" in r else r
+                     for r in as_list(statement["Resource"])]
+        if "dynamodb:UpdateItem" in as_list(statement["Action"]):  # counters, never the events or other tables
+            assert {ref_target(r) for r in resources} == {"FeedTokensTable", "FeedsTable"}
+        if any(a.startswith("s3:") for a in as_list(statement["Action"])):  # only the bodies' prefix
+            assert resources == ["FeedCacheBucket.Arn/feeds/*"]
 
 
 def test_secrets_are_limited_to_the_calsync_prefix():

@@ -62,6 +62,7 @@ class Metric:
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
     FEED_TOO_LARGE = "FeedTooLarge"
+    FEED_REDIRECTED = "FeedRedirected"  # a body too large for one response, sent from its stored copy
     FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
 
 

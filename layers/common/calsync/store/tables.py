@@ -95,9 +95,10 @@ class ByPracticeIndex(GlobalSecondaryIndex["AppointmentItem"]):
 
 
 class ByChangedDayIndex(GlobalSecondaryIndex["AppointmentItem"]):
-    """Appointments by the UTC day their latest change was received (the gap sweep's 24 h look-back),
-    sharded (``YYYY-MM-DD#n``) so one busy day is not one hot partition. Keys only, and keyed by day,
-    so further changes of an appointment on the same day write no index entry."""
+    """Appointments by the 10-minute slot (UTC) their latest change was received in, the gap sweep's way in,
+    sharded (``YYYY-MM-DDTHH:MM#n``) so one busy slot is not one hot partition. Keys only, and keyed by
+    slot, so further changes of an appointment within its slot write no index entry. (Named for the days
+    it once grouped by: renaming an index key means a new index.)"""
 
     class Meta:
         index_name = "by_changed_day"
@@ -121,7 +122,7 @@ class AppointmentItem(_Bound, Model):
     status = UnicodeAttribute()
     snapshot = BinaryAttribute(legacy_encoding=False)  # the validated event detail, zlib-compressed JSON
     received_at = NumberAttribute()
-    changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DD#shard of received_at: ``by_changed_day``
+    changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DDTHH:MM#shard, the slot of received_at: ``by_changed_day``
     expires_at = TTLAttribute(null=True)
     holders = UnicodeSetAttribute(null=True)  # integrations that hold (or held) an event for it: ``hold``
 
@@ -209,6 +210,19 @@ class LedgerItem(_Bound, Model):
     due = DueIndex()
 
 
+class TaskDueIndex(GlobalSecondaryIndex["SweepTaskItem"]):
+    """The Ledger table's sparse ``due`` index (:class:`DueIndex`) as sweeper tasks use it: each kind of
+    task is one partition (``due_bucket`` = ``~task#<prefix>``), sorted by when it may run, so listing the
+    runnable ones reads only those."""
+
+    class Meta:
+        index_name = "due"
+        projection = IncludeProjection(["state", "attempts"])
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    next_attempt_at = NumberAttribute(range_key=True)
+
+
 class SweepTaskItem(_Bound, Model):
     """The retry sweeper's own bookkeeping (gap-sweep cursor, per-integration replays and backfills),
     kept in the Ledger table under a reserved partition (``calsync.store.sweeps.PARTITION``) so it needs
@@ -225,6 +239,10 @@ class SweepTaskItem(_Bound, Model):
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    due_bucket = UnicodeAttribute(null=True)  # ``~task#<prefix>``: the task is listed in the ``due`` index
+    next_attempt_at = NumberAttribute(null=True)  # = not_before, the index's sort key
+
+    due = TaskDueIndex()
 
 
 # -- ICS feeds ----------------------------------------------------------------------------------------
@@ -246,6 +264,11 @@ class FeedItem(_Bound, Model):
     version = NumberAttribute(default=0)  # grows with every change of the feed's content
     updated_at = NumberAttribute()  # epoch seconds of the last change
     zones = UnicodeSetAttribute(null=True)  # IANA zones used by the feed's events (one VTIMEZONE each)
+    rendered_etag = UnicodeAttribute(null=True)  # the document whose body is cached (``aws.feed_bodies``)
+    rendered_size = NumberAttribute(null=True)  # its bytes, plain
+    rendered_gzip_size = NumberAttribute(null=True)  # and gzipped
+    rendered_wire = NumberAttribute(null=True)  # plain, as a Lambda response carries it (JSON-escaped)
+    rendered_object_etag = UnicodeAttribute(null=True)  # S3's ETag of the plain object
 
 
 class ByFeedIndex(GlobalSecondaryIndex["FeedTokenItem"]):
