@@ -56,6 +56,7 @@ class Metric:
     LEASE_CONTENDED = "LeaseContended"
     DRIFT_REPAIRED = "DriftRepaired"  # the gap sweep found a calendar behind its snapshot and synced it
     WORK_REPLAYED = "WorkReplayed"  # parked or dead work replayed after its integration recovered
+    BACKFILL_WRITTEN = "BackfillWritten"  # events a backfill wrote or removed (progress: calsync.cli.backfill)
     SWEEP_RUN = "SweepRun"  # one per sweeper run: its absence means nothing is being retried
     SWEEP_CUT_SHORT = "SweepCutShort"  # a sweeper run stopped on its budget or its deadline with work left
     FEED_SERVED = "FeedServed"

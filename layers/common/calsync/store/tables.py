@@ -245,6 +245,31 @@ class SweepTaskItem(_Bound, Model):
     due = TaskDueIndex()
 
 
+class BackfillProgressItem(_Bound, Model):
+    """How far an integration's backfill has come (``calsync.store.backfills``), for the operator: one item per
+    integration in the Ledger table's reserved ``~progress`` partition, kept after the backfill is done.
+    Same table and keys as :class:`LedgerItem`; not in ``ALL_MODELS``."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)  # always the reserved partition
+    appointment_key = UnicodeAttribute(range_key=True)  # the integration's id
+    state = UnicodeAttribute(null=True)  # running, done, stopped
+    phase = UnicodeAttribute(null=True)  # ledger (what the calendar holds), then window
+    started_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+    finished_at = NumberAttribute(null=True)
+    runs = NumberAttribute(null=True)  # sweeper runs that worked on it
+    examined = NumberAttribute(null=True)  # appointments compared with the calendar
+    written = NumberAttribute(null=True)  # events written (created or replaced)
+    removed = NumberAttribute(null=True)
+    unchanged = NumberAttribute(null=True)  # already in step: no provider call
+    failed = NumberAttribute(null=True)  # left for a retry (or parked, or dead)
+    busy = NumberAttribute(null=True)  # leased by a change handler meanwhile (it writes them itself)
+    batches = NumberAttribute(null=True)  # batch requests sent (Google, Graph)
+
+
 # -- ICS feeds ----------------------------------------------------------------------------------------
 # A feed is an integration with provider "ics"; ``feed_id`` is its ``integration_id``.
 
@@ -340,6 +365,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     IntegrationItem: "integrations_table",
     LedgerItem: "ledger_table",
     SweepTaskItem: "ledger_table",
+    BackfillProgressItem: "ledger_table",
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",

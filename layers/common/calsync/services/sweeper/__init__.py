@@ -6,11 +6,12 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 2. **recovery probes** (``probes``) — one parked item of each integration in ``error``, to see whether the cause
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
-4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection);
-5. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
-   integration's ledger; those behind are synced (a missed event, a crash between the provider write
-   and the ledger write, an integration that recovered);
+4. **backfills** (``backfill``) — a whole window compared with the calendar (a new connection, resume with
+   backfill, a settings change), at the provider's pace: workers side by side, batch requests where the
+   provider has them, a per-minute allowance per calendar, and a progress record;
+5. **the gap sweep** (``gap``) — each appointment change compared with each integration's ledger a minute and an
+   hour after it arrived; those behind are synced (a missed event, a crash between the provider write and
+   the ledger write);
 6. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
@@ -33,13 +34,13 @@ import time
 from calsync.core.observability import Metric, count, logger
 from calsync.services import recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.backfill import backfill_window
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
-from calsync.services.sweeper.resync import resync_window
 from calsync.store import sweeps
 
 __all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "run"]
@@ -54,7 +55,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     retry_due(work)
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
-    work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    work.tasks(recovery.RESYNC_PREFIX, backfill_window)
     gap_sweep(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
