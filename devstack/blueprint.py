@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from devstack import DevstackError
-from devstack.cfn_template import TEMPLATE, function_environment, function_setting, load_template, render_sub
+from devstack.cfn_template import (
+    TEMPLATE,
+    function_environment,
+    function_setting,
+    load_template,
+    ref_target,
+    render_sub,
+)
 
 ENVIRONMENT = "local"
 STACK_NAME = f"calsync-{ENVIRONMENT}"
@@ -221,11 +228,10 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _ref(value: Any) -> str:
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return str(value["Fn::GetAtt"][0])
-    raise DevstackError(f"expected !Ref or !GetAtt, got {value!r}")
+    target = ref_target(value)
+    if target is None:
+        raise DevstackError(f"expected !Ref or !GetAtt, got {value!r}")
+    return target
 
 
 def _read(template: dict[str, Any]) -> Blueprint:
@@ -249,6 +255,9 @@ def _read(template: dict[str, Any]) -> Blueprint:
     api_auth = _api_default_authorizers(template)
     for name in sorted(_of_type(template, "AWS::Serverless::Function")):
         functions[name] = _function(template, name)
+        if function_setting(template, name, "SnapStart"):
+            unsupported.append(f"{name}: SnapStart is not emulated (init runs in this process when first invoked; "
+                               "calsync.core.snapshot.restored() plays a restore in the tests)")
         for event_name, event in (template["Resources"][name]["Properties"].get("Events") or {}).items():
             props = event.get("Properties", {})
             if event["Type"] == "HttpApi":

@@ -412,3 +412,20 @@ def test_no_deployed_function_runs_in_local_development_mode():
         assert "CALSYNC_LOCAL_DEVELOPMENT" not in variables
         assert not [name for name in variables if name.startswith(("CALSYNC_GOOGLE_", "CALSYNC_GRAPH_",
                                                                    "CALSYNC_MICROSOFT_"))]
+
+
+SNAPSTART = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "FeedFunction")
+
+
+@pytest.mark.parametrize("function_id", SNAPSTART)
+def test_heavy_functions_start_from_a_snapshot_of_their_init(function_id):
+    """Their init imports and builds everything an invocation needs (calsync.services.warm): with SnapStart
+    that runs once per published version, and calsync.core.snapshot renews what must be unique."""
+    props = properties(TEMPLATE, function_id)
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert props["AutoPublishAlias"]  # SnapStart applies to published versions only
+
+
+def test_the_queue_invokes_the_published_alias_not_latest():
+    (mapping,) = [props for function_id, _, props in sqs_mappings() if function_id == "OnAppointmentChangeFunction"]
+    assert mapping["FunctionName"] == {"Ref": "OnAppointmentChangeFunction.Alias"}

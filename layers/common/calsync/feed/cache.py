@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import importlib
 from dataclasses import dataclass
 
 from calsync.aws import feed_bodies
 from calsync.domain.feed import FeedState, Rendered
 from calsync.feed import document
-from calsync.store import feeds
+from calsync.store import feeds, tables
 
 GZIP_LEVEL = 6
 PAGE = 1000
@@ -75,6 +76,15 @@ class Body:
         if held is not None:
             return held
         return feed_bodies.get(self.feed_id, self.rendered.etag, gzipped) if self.stored else None
+
+
+def warm() -> None:
+    """What every feed request needs, made once at init (the handler calls it at import): the DynamoDB
+    client, the body cache's S3 client, and iCalendar for a version's first render. No request is sent."""
+    tables.warm()
+    if feed_bodies.bucket():
+        feed_bodies.client()
+    importlib.import_module("icalendar")
 
 
 def cached(state: FeedState, etag: str) -> Body | None:

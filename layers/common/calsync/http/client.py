@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import ssl
+from functools import lru_cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
@@ -20,7 +23,19 @@ def no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+@lru_cache(maxsize=4)
+def _tls(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, else certifi's bundle
+
+
+def tls() -> ssl.SSLContext:
+    """One TLS context for every client: loading the CA bundle costs tens of milliseconds each time.
+    Rebuilt when ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` change (the local stack trusts its own CA)."""
+    return _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 def new_client(timeout_seconds: float, **kwargs: object) -> httpx.Client:
+    kwargs.setdefault("verify", tls())
     return httpx.Client(
         cookies=no_cookies(),
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),

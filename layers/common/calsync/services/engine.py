@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
+from calsync.core import snapshot
 from calsync.core.errors import LeaseBusyError, ProviderError
 from calsync.core.observability import Metric, count, logger, seconds
 from calsync.core.settings import get_settings
@@ -60,6 +61,14 @@ _leases = itertools.count(1)
 def _lease_owner() -> str:
     """Unique per sync: the process's id and a counter (threads of one process never share a value)."""
     return f"{_OWNER}-{next(_leases)}"
+
+
+@snapshot.after_restore
+def _new_owner() -> None:
+    """Every environment resumed from one SnapStart snapshot would otherwise share the process id and the
+    counter, and two of them could each take "its" lease on the same ledger item."""
+    global _OWNER
+    _OWNER = f"{uuid.uuid4().hex[:12]}"
 
 
 class Engine:
