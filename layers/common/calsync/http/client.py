@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 from functools import lru_cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -15,6 +16,12 @@ USER_AGENT = "calsync/0.1 (+calendar sync for EHRs)"
 MAX_CONNECTIONS = 64
 """Per client: one change fans out to up to ``services.fanout.DEFAULT_WIDTH`` calendars at once, and a
 backfill keeps a few requests in flight per calendar, so the pool must not be what makes them queue."""
+
+
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+"""Every write leaves at once. httpx sends a request's headers and its body as two writes; with Nagle's
+algorithm the body waits for the headers' ACK, which the server delays (40 ms on Linux): measured, 42 of
+a Google write's 45 ms against the local simulator. urllib3 (botocore) sets the same option."""
 
 
 def no_cookies() -> CookieJar:
@@ -34,13 +41,18 @@ def tls() -> ssl.SSLContext:
     return _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
-def new_client(timeout_seconds: float, **kwargs: object) -> httpx.Client:
-    kwargs.setdefault("verify", tls())
+def new_client(timeout_seconds: float, *, verify: ssl.SSLContext | None = None,
+               transport: httpx.BaseTransport | None = None, **kwargs: object) -> httpx.Client:
+    """A client with our defaults; ``transport`` replaces the network (tests), ``verify`` the trusted CAs."""
+    if transport is None:
+        transport = httpx.HTTPTransport(
+            verify=verify or tls(), socket_options=NO_DELAY,
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS // 2))
     return httpx.Client(
         cookies=no_cookies(),
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS // 2),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
+        transport=transport,
         **kwargs,  # type: ignore[arg-type]
     )

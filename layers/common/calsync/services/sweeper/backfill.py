@@ -53,9 +53,10 @@ class Pace:
 
 
 PACES: dict[Provider, Pace] = {
-    # iCloud and other CalDAV servers publish no limit; three requests in flight keep one busy without
-    # hammering it, and a few hundred a minute stays far below what a person's own client sends
-    Provider.CALDAV: Pace(workers=3, batch=1, per_run=600),
+    # iCloud and other CalDAV servers publish no limit; six requests in flight (what a browser opens to one
+    # host) keep one busy without hammering it, and a few hundred a minute stays far below what a person's
+    # own client sends on a first sync
+    Provider.CALDAV: Pace(workers=6, batch=1, per_run=600),
     # 600 requests a minute per user (a batch of n counts as n): leave room for live changes
     Provider.GOOGLE: Pace(workers=50, batch=50, per_run=500),
     # 10,000 requests per 10 minutes and 4 concurrent requests per app and mailbox
