@@ -35,7 +35,12 @@ $(1)/.stamp: $(2)
 	touch $$@
 endef
 $(eval $(call venv,$(VENV),requirements-dev.txt))
-$(VENV)/.stamp: layers/common/requirements.txt  # requirements-dev.txt includes it
+$(VENV)/.stamp: layers/common/requirements.txt requirements-cli.txt  # requirements-dev.txt includes them
+
+# The project itself, editable, into the dev venv: the `calsync` operator command (pyproject [project.scripts]).
+$(VENV)/.project: $(VENV)/.stamp pyproject.toml
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
 $(eval $(call venv,$(VDIRVENV),requirements-vdirsyncer.txt))
 $(eval $(call venv,$(SAMVENV),requirements-sam.txt))
 $(eval $(call venv,$(AWSVENV),requirements-awscli.txt))
@@ -45,10 +50,10 @@ $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.stamp $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp ## install the dev venv, DynamoDB Local, vdirsyncer and the AWS CLI
+install: $(VENV)/.project $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp ## install the dev venv (with the calsync command), DynamoDB Local, vdirsyncer and the AWS CLI
 
 .PHONY: lint
-lint: $(VENV)/.stamp ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
+lint: $(VENV)/.project ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/calsync functions devstack tests bench
 	$(VENV)/bin/lint-imports --no-cache
@@ -58,7 +63,7 @@ schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
 	$(PY) -m calsync.cli.schema > /dev/null
 
 .PHONY: unit
-unit: $(VENV)/.stamp
+unit: $(VENV)/.project $(SAMVENV)/.stamp  # the template tests translate template.yaml with the SAM venv's translator
 	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration

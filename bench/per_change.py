@@ -8,6 +8,7 @@ DynamoDB Local reports the capacity each request consumed; Radicale is the calen
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -98,7 +99,7 @@ def main() -> None:
         reschedule = parse_detail(details[7])  # apt-102 v3 (delivered before v2)
         stale = parse_detail(details[8])  # apt-102 v2
         cancel = parse_detail({**details[7], "status": "cancelled", "version": 4,
-                               "updated_at": "2030-01-01T00:00:00Z"})
+                               "updated_at": dt.datetime.now(dt.UTC).isoformat()})  # newest: the EHR's clock
         other = parse_detail(details[2])
 
         def apply(appointment: AppointmentChanged) -> Callable[[], object]:

@@ -69,7 +69,7 @@ def scenario(practitioner: str) -> list[dict[str, Any]]:
 def measure(clinician: OAuthClinician) -> list[tuple[str, int, int, int]]:
     """(step, provider API calls, token calls, Secrets Manager calls) for each change of the scenario."""
     sm_calls: list[str] = []
-    client = secrets.client()
+    client = secrets.client_for(clinician.integration.tenant_id, clinician.integration.secret_ref or "")
     client.meta.events.register("before-call.secrets-manager", lambda model, **_: sm_calls.append(model.name))
     rows = []
     for step, detail in zip(STEPS, scenario(clinician.integration.practitioner_id), strict=True):

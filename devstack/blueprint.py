@@ -34,6 +34,7 @@ from devstack.cfn_template import (
 
 ENVIRONMENT = "local"
 STACK_NAME = f"calsync-{ENVIRONMENT}"
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 IAM = "AWS_IAM"
 NONE = "NONE"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -86,6 +87,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: Mapping[str, Any] = field(default_factory=dict)  # as written: literals and !Ref
+    log_group: str = ""  # the name of its LoggingConfig.LogGroup (what it writes goes there)
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,16 @@ class Blueprint:
                 return self.parameter(target)
         if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
             return self.sub(value["Fn::Sub"])
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn" and self.template["Resources"].get(target, {}).get("Type") == "AWS::IAM::Role":
+                return local_role_arn(target)
         raise DevstackError(f"the local deployment cannot resolve {value!r} in a function's environment")
+
+
+def local_role_arn(logical_id: str) -> str:
+    """The ARN a role of the template has in the local account (moto's STS does not check roles exist)."""
+    return f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/{STACK_NAME}-{logical_id}"
 
 
 @cache
@@ -318,7 +329,18 @@ def _function(template: dict[str, Any], name: str) -> FunctionSpec:
         timeout_seconds=int(function_setting(template, name, "Timeout") or 3),
         memory_mb=int(function_setting(template, name, "MemorySize") or 128),
         environment=function_environment(template, name),
+        log_group=_log_group(template, name),
     )
+
+
+def _log_group(template: dict[str, Any], function: str) -> str:
+    """The log group the function writes to: its ``LoggingConfig.LogGroup``'s name, else Lambda's default."""
+    group = (function_setting(template, function, "LoggingConfig") or {}).get("LogGroup")
+    if isinstance(group, dict) and "Ref" in group:
+        name = template["Resources"][group["Ref"]]["Properties"]["LogGroupName"]
+        return render_sub(template, name["Fn::Sub"] if isinstance(name, dict) else name,
+                          {"Environment": ENVIRONMENT, "AWS::StackName": STACK_NAME})
+    return f"/aws/lambda/{local_name(function, drop_suffix='Function')}"
 
 
 def _api_default_authorizers(template: dict[str, Any]) -> dict[str, str]:

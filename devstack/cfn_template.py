@@ -3,8 +3,9 @@ and the template tests.
 
 CloudFormation short tags become their long forms (``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` ->
 ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s`` -> ``{"Fn::Sub": s}``, ...), which is what the template means.
-The SAM tooling (aws-sam-translator) lives in its own venv because it pins pydantic, so the tests read the
-YAML directly; SAM's Globals are resolved here with :func:`function_setting`.
+The SAM tooling (aws-sam-translator) lives in its own venv because it pins pydantic, so most tests read the
+YAML directly (SAM's Globals are resolved here with :func:`function_setting`); :func:`translated` runs the
+translator in that venv for the tests that need the template as SAM deploys it (the generated roles).
 """
 
 from __future__ import annotations
@@ -116,3 +117,23 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+
+
+def translated(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as SAM deploys it: translated to plain CloudFormation by aws-sam-translator, which runs in
+    the SAM venv (``make validate`` builds it; it pins pydantic, so it stays out of the dev venv)."""
+    import json
+    import subprocess
+
+    if not SAM_PYTHON.exists():
+        raise RuntimeError(f"{SAM_PYTHON} is missing: run `make .venv-sam/.stamp` (make test and make unit do)")
+    script = Path(__file__).with_name("sam_translate.py")
+    done = subprocess.run([str(SAM_PYTHON), str(script), str(path)], capture_output=True, text=True, check=False,
+                          timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"aws-sam-translator refused the template:\n{done.stderr[-4000:]}")
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded

@@ -39,7 +39,7 @@ def connect_caldav(stack: LocalStack, *, tenant_id: str, practitioner_id: str, p
     with httpx.Client(auth=(username, password), timeout=10) as client:
         calendar_url = find_or_create_calendar(client, stack.ports.radicale_url, CALENDAR_NAME, local_development=True)
     integration_id = f"int-{tenant_id}-{practitioner_id}-caldav"
-    secret_arn = stack.put_secret(f"calsync/integrations/{integration_id}",
+    secret_arn = stack.put_secret(tenant_id, f"integrations/{integration_id}",
                                   {"username": username, "password": password})
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id,
@@ -47,4 +47,5 @@ def connect_caldav(stack: LocalStack, *, tenant_id: str, practitioner_id: str, p
         status=IntegrationStatus.PENDING, practice_filter=practice_filter,
     )
     integrations.put(integration)
+    stack.allow_ehr(tenant_id)
     return CalDavClinician(integration, username, password)

@@ -7,6 +7,8 @@
   simulated calendar holds; ``GET /simulators/{name}/requests`` the calls it received (method, path, status);
   ``POST /simulators/{name}/faults`` with ``{"status": 503, "path_contains": "/events", "times": 1}``
   switches a provider fault on (the arguments of ``Simulator.inject``).
+- ``GET /figures`` (and ``/figures.json``) shows the CloudWatch dashboard's figures computed from the local
+  functions' logs (``devstack.figures``).
 
 Nothing here is part of calsync; it exists so a person (or a test) can drive the local deployment with curl.
 """
@@ -20,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.figures import Panel, as_html, as_json
 from devstack.functions import LocalFunction
 from devstack.loopback_http import Answer, LoopbackHttpServer
 from devstack.sims.google import GoogleCalendarSimulator
@@ -37,8 +40,10 @@ class Console:
     """Serves the Invoke API for ``functions`` and a console for each simulator in ``simulators``."""
 
     def __init__(self, functions: Mapping[str, LocalFunction], simulators: Mapping[str, Simulator], *,
-                 port: int = 0, events_for: Mapping[str, Callable[[], dict[str, Any]]] | None = None) -> None:
+                 port: int = 0, events_for: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+                 figures: Callable[[], list[Panel]] | None = None) -> None:
         self._functions = {f.name: f for f in functions.values()} | dict(functions)
+        self._figures = figures
         self._simulators = simulators
         self._events_for = events_for or {}  # function logical id → the event its trigger sends
         self._http = LoopbackHttpServer("console", lambda method, target, headers, body: self.handle(
@@ -52,6 +57,10 @@ class Console:
     def base_url(self) -> str:
         return self._http.base_url
 
+    @property
+    def figures_url(self) -> str:
+        return f"{self.base_url}/figures"
+
     def simulator_url(self, name: str) -> str:
         return f"{self.base_url}/simulators/{name}"
 
@@ -61,6 +70,11 @@ class Console:
         parts = [part for part in url.path.split("/") if part]
         if method == "POST" and url.path.startswith(INVOKE_PREFIX) and url.path.endswith("/invocations"):
             return self._invoke(url.path[len(INVOKE_PREFIX):-len("/invocations")], body)
+        if method == "GET" and url.path in ("/figures", "/figures.json") and self._figures is not None:
+            found = self._figures()
+            if url.path.endswith(".json"):
+                return 200, {"Content-Type": "application/json"}, as_json(found)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, as_html(found)
         if len(parts) == 3 and parts[0] == "simulators" and parts[1] in self._simulators:
             return self._simulator(self._simulators[parts[1]], method, parts[2], query, body)
         return _json(404, {"message": "Not Found", "see": [INVOKE_PREFIX + "{name}/invocations",

@@ -26,12 +26,14 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from devstack import DevstackError
+from devstack import DevstackError, figures
 from devstack.blueprint import Blueprint, blueprint
 from devstack.console import Console
+from devstack.function_logs import LOCAL_LOGS_VARIABLE, LogGroups
 from devstack.functions import LocalFunction, Wrapper
 from devstack.lambda_runner import BatchOutcome, DrainResult, SqsEventSource
 from devstack.local_api import LocalApi, LocalIdentity, local_identity
@@ -39,7 +41,7 @@ from devstack.ports import choose_ports, port_is_free
 from devstack.schedule import Schedule, scheduled_event
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
-from devstack.stack import ACCOUNT_ID, REGION, LocalStack, StackPorts, apply_env, stack_env
+from devstack.stack import ACCOUNT_ID, CHANGES_QUEUE, REGION, LocalStack, StackPorts, apply_env, queue_url, stack_env
 
 log = logging.getLogger("devstack")
 
@@ -93,7 +95,9 @@ class Deployment:
         self.time_scale = time_scale
         self.schedule_period_seconds = schedule_period_seconds
         self.stack = LocalStack(self.ports.stack, radicale_users=radicale_users, time_scale=time_scale)
-        self.functions = {logical_id: LocalFunction(spec, region=REGION, account_id=ACCOUNT_ID, wrapper=wrapper)
+        self.logs = LogGroups(self.stack.root / "function-logs")  # removed with the stack's temp folder
+        self.functions = {logical_id: LocalFunction(spec, region=REGION, account_id=ACCOUNT_ID, wrapper=wrapper,
+                                                    logs=self.logs)
                           for logical_id, spec in self.blueprint.functions.items()}
         self.google: GoogleCalendarSimulator | None = GoogleCalendarSimulator() if simulators else None
         self.microsoft: MicrosoftGraphSimulator | None = MicrosoftGraphSimulator() if simulators else None
@@ -101,7 +105,8 @@ class Deployment:
                             account_id=ACCOUNT_ID)
         self.console = Console(self.functions, self.simulators, port=self.ports.console,
                                events_for={s.function: self._schedule_event_factory(s.function)
-                                           for s in self.blueprint.schedules})
+                                           for s in self.blueprint.schedules},
+                               figures=lambda: figures.collect(self))
         self.sources: dict[str, SqsEventSource] = {}
         self.schedules: dict[str, Schedule] = {}
         self._stop = threading.Event()
@@ -119,8 +124,23 @@ class Deployment:
         return sims
 
     def env(self) -> dict[str, str]:
-        """The functions' environment: the stack's, with feed URLs on the local API."""
-        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url}
+        """The functions' environment: the stack's, with feed URLs on the local API; and what only the
+        operator's ``calsync`` command reads (the change queues, where the functions' logs are kept)."""
+        rule_dlq = next(t.dead_letter_queue for r in self.blueprint.rules for t in r.targets if t.dead_letter_queue)
+        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url,
+                LOCAL_LOGS_VARIABLE: str(self.logs.folder),
+                "CALSYNC_CHANGES_QUEUE_URL": queue_url(self.ports.stack, CHANGES_QUEUE.name),
+                "CALSYNC_RULE_DEAD_LETTER_QUEUE_URL": queue_url(self.ports.stack, self.blueprint.queues[rule_dlq].name)}
+
+    def operator_env_file(self) -> Path:
+        """Writes (in the deployment's temp folder, gone when it stops) the environment ``calsync --env-file``
+        reads: everything the functions and the operator commands need to reach this deployment."""
+        path = self.stack.root / "calsync.env"
+        chosen = {name: value for name, value in os.environ.items()
+                  if name.startswith(("AWS_", "CALSYNC_", "POWERTOOLS_")) or name == "SSL_CERT_FILE"}
+        path.write_text("".join(f"{name}={value}\n" for name, value in sorted(chosen.items())), encoding="utf-8")
+        path.chmod(0o600)
+        return path
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

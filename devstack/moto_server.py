@@ -17,7 +17,8 @@ _READY_TIMEOUT_SECONDS = 60.0
 
 
 class MotoServer:
-    """``python -m moto.server -H 127.0.0.1 -p <port>`` with the interpreter running this code."""
+    """``python -m moto.server -H 127.0.0.1 -p <port>`` with the interpreter running this code (through
+    ``devstack/moto_launch.py``, which gives EventBridge targets the event's ``account`` as AWS does)."""
 
     name = "moto server"
 
@@ -25,7 +26,7 @@ class MotoServer:
         self.port = port
         self._process = ServerProcess(
             self.name,
-            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+            [sys.executable, str(Path(__file__).with_name("moto_launch.py")), "-H", LOOPBACK, "-p", str(port)],
             log_path=log_dir / "moto.log",
             env=_server_env(),
         )

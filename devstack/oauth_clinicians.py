@@ -104,13 +104,14 @@ def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id
     user = user or f"{practitioner_id}@{tenant_id}.gmail.example"
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     integration_id = f"int-{tenant_id}-{practitioner_id}-google"
-    secret_arn = stack.put_secret(f"calsync/integrations/{integration_id}", {
+    secret_arn = stack.put_secret(tenant_id, f"integrations/{integration_id}", {
         "refresh_token": sim.connect(user, CLIENT_ID), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     integration = Integration(
         integration_id=integration_id, tenant_id=tenant_id, practitioner_id=practitioner_id, provider=Provider.GOOGLE,
         calendar_id="primary", privacy=privacy, secret_ref=secret_arn, status=IntegrationStatus.PENDING,
     )
     integrations.put(integration)
+    stack.allow_ehr(tenant_id)
     return OAuthClinician(integration, user, sim)
 
 
@@ -121,7 +122,7 @@ def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant
     sim.register_client(CLIENT_ID, CLIENT_SECRET)
     calendar_id = sim.add_user(user, directory_tenant)
     integration_id = f"int-{tenant_id}-{practitioner_id}-microsoft"
-    secret_arn = stack.put_secret(f"calsync/integrations/{integration_id}", {
+    secret_arn = stack.put_secret(tenant_id, f"integrations/{integration_id}", {
         "refresh_token": sim.connect(user, CLIENT_ID, directory_tenant), "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET})
     integration = Integration(
@@ -130,6 +131,7 @@ def connect_microsoft(stack: LocalStack, sim: MicrosoftGraphSimulator, *, tenant
         status=IntegrationStatus.PENDING,
     )
     integrations.put(integration)
+    stack.allow_ehr(tenant_id)
     return OAuthClinician(integration, user, sim)
 
 

@@ -15,11 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.domain.model import ClientDisplay, PrivacySettings
+from devstack.stack import EHR_SOURCE
 
 TENANT = "northside-health"
 ZONE = ZoneInfo("America/New_York")
 PRACTICE = {"id": "main-street", "name": "Main Street Family Practice"}
-SOURCE = "ehr.example"
+SOURCE = EHR_SOURCE
 
 OKAFOR, LINDQVIST = "dr-okafor", "dr-lindqvist"
 # Dr Okafor sees initials and visit types; Dr Lindqvist keeps the defaults (internal ID only).

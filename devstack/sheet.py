@@ -33,6 +33,12 @@ def aws_cli() -> str:
     return str(ours) if ours.exists() else (shutil.which("aws") or "aws")
 
 
+def calsync_cli() -> str:
+    """The ``calsync`` command of the project's venv (``make install`` installs it), else the one on PATH."""
+    ours = ROOT / ".venv" / "bin" / "calsync"
+    return str(ours) if ours.exists() else (shutil.which("calsync") or "calsync")
+
+
 def aws(*arguments: str, endpoint: str) -> str:
     credentials = (f"AWS_ACCESS_KEY_ID={FAKE_CREDENTIAL} AWS_SECRET_ACCESS_KEY={FAKE_CREDENTIAL} "
                    f"AWS_DEFAULT_REGION={REGION}")
@@ -88,7 +94,10 @@ def render(deployment: Deployment, clinicians: Sequence[SampleClinician]) -> str
                      f"   (its CA: {deployment.microsoft.ca_bundle})")
     lines += [
         f"simulator webhooks go to: {api}/webhooks/<provider>",
-        "dashboard figures page: not part of calsync yet",
+        f"dashboard figures: {deployment.console.figures_url}   (the CloudWatch dashboard's widgets, computed from "
+        "the local functions' logs; refreshes itself)",
+        f"operator CLI: {shlex.quote(calsync_cli())} --env-file {deployment.operator_env_file()} status   (then "
+        "ledger, resync, dlq, logs, audit ...; --help lists them)",
         f"AWS credentials: AWS_ACCESS_KEY_ID={FAKE_CREDENTIAL} AWS_SECRET_ACCESS_KEY={FAKE_CREDENTIAL} "
         f"AWS_REGION={REGION}",
         f"event bus: {resources.event_bus_name}   rule: {json.dumps(plan.rules[0].event_pattern)}",

@@ -31,7 +31,7 @@ import boto3
 from botocore.config import Config
 
 from devstack import DevstackError
-from devstack.blueprint import QueueSpec, blueprint
+from devstack.blueprint import LOCAL_ACCOUNT_ID, QueueSpec, blueprint
 from devstack.dynamodb_local import DynamoDBLocal
 from devstack.moto_server import MotoServer
 from devstack.ports import LOOPBACK, choose_ports
@@ -47,13 +47,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("devstack")
 
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
+ACCOUNT_ID = LOCAL_ACCOUNT_ID
 FAKE_CREDENTIAL = "testing"
 # Everything below comes from template.yaml (devstack.blueprint): there is no second list to keep in step.
 BLUEPRINT = blueprint()
 EVENT_BUS_NAME = BLUEPRINT.bus_name
 CHANGES_CONSUMER = "OnAppointmentChangeFunction"
 CHANGES_QUEUE = BLUEPRINT.queue_consumed_by(CHANGES_CONSUMER)
+EHR_SOURCE = "ehr.example"  # the local EHR's event source (devstack.sample_day sends with it)
 # Settings that would send boto3 somewhere else than the stack (a profile, a session, a config file).
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -172,6 +173,11 @@ class LocalStack:
         self._resources: StackResources | None = None
         self._clients: dict[str, Any] = {}
         self._started = False
+
+    @property
+    def root(self) -> Path:
+        """The stack's temp folder (created by :meth:`start`, removed by :meth:`stop`)."""
+        return self._root
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -349,12 +355,25 @@ class LocalStack:
                                       time_scale=1.0 if visibility_timeout is not None else None)
         return QueuePair(url=url, arn=arn, dlq_url=dead[0], dlq_arn=dead[1])
 
-    def put_secret(self, name: str, value: str | Mapping[str, Any]) -> str:
-        """Stores ``value`` (a dict becomes JSON) as the current version of secret ``name``; returns its ARN."""
+    def allow_ehr(self, tenant_id: str, source: str = EHR_SOURCE) -> None:
+        """The vendor's onboarding step for a tenant: the local EHR (moto's account, ``source``) may speak for it
+        (``calsync.services.senders``); events naming a tenant nobody registered go to the dead-letter queue."""
+        from calsync.services import senders
+
+        senders.allow(tenant_id, ACCOUNT_ID, source)
+
+    def put_secret(self, tenant_id: str, path: str, value: str | Mapping[str, Any]) -> str:
+        """Stores ``value`` (a dict becomes JSON) as the current version of the tenant's secret ``path``, named
+        and tagged as a deployment names and tags it (``calsync/<tenant>/<path>``, tag ``calsync-tenant``,
+        see ``calsync.domain.secret_names``); returns its ARN."""
+        from calsync.domain import secret_names
+
         secrets = self.client("secretsmanager")
+        name = secret_names.name(tenant_id, path)
         text = value if isinstance(value, str) else json.dumps(value)
         try:
-            return secrets.create_secret(Name=name, SecretString=text)["ARN"]
+            return secrets.create_secret(Name=name, SecretString=text, Tags=[
+                {"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)}])["ARN"]
         except secrets.exceptions.ResourceExistsException:
             return secrets.put_secret_value(SecretId=name, SecretString=text)["ARN"]
 

@@ -1,6 +1,7 @@
 """on_appointment_change: SQS batches of ``Appointment Changed`` events from the calsync bus.
 
-Each record is one EventBridge event. A malformed event goes to the dead-letter queue with its
+Each record is one EventBridge event. A malformed event, or one whose sender (account, source) may not
+speak for the tenant it names (``calsync.services.senders``), goes to the dead-letter queue with its
 reason and does not fail the batch; any other failure is reported for that record alone
 (``ReportBatchItemFailures``) so SQS redelivers just it.
 """
@@ -19,7 +20,7 @@ from calsync.aws import dead_letter
 from calsync.core.errors import ContractError
 from calsync.core.observability import Metric, count, logger, metrics
 from calsync.domain.contract import parse_envelope
-from calsync.services import engine, warm
+from calsync.services import engine, senders, warm
 
 processor = BatchProcessor(event_type=EventType.SQS)
 warm.changes()  # clients, providers and their libraries now, not on the first change
@@ -30,8 +31,10 @@ _CORRELATION_KEYS = ("tenant_id", "appointment_id", "practitioner_id")
 def record_handler(record: SQSRecord) -> None:
     logger.remove_keys(list(_CORRELATION_KEYS))
     try:
-        appointment = parse_envelope(json.loads(record.body))
-    except (ValueError, ContractError) as error:
+        envelope = json.loads(record.body)
+        appointment = parse_envelope(envelope)
+        senders.check(envelope, appointment.tenant_id)  # who may speak for this tenant
+    except (ValueError, RecursionError, ContractError) as error:  # RecursionError: JSON nested too deep
         reason = str(error) if isinstance(error, ContractError) else "body is not valid JSON"
         dead_letter.send(record.body, reason, record.message_id)
         count(Metric.CHANGE_REJECTED)

@@ -34,8 +34,10 @@ QUEUES = sorted(resources_of_type(TEMPLATE, "AWS::SQS::Queue"))
 TABLES = sorted(resources_of_type(TEMPLATE, "AWS::DynamoDB::Table"))
 ALARMS = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
 FOURTEEN_DAYS = 14 * 24 * 3600
-BUSINESS_METRICS = {Metric.CHANGE_RECEIVED, Metric.APPOINTMENT_SYNCED, Metric.SYNC_FAILED,
-                    Metric.SYNC_SKIPPED_UNCHANGED, Metric.STALE_CHANGE_DROPPED, Metric.SYNC_LAG_SECONDS}
+BUSINESS_METRICS = {Metric.CHANGE_RECEIVED, Metric.APPOINTMENT_SYNCED, Metric.APPOINTMENT_REMOVED,
+                    Metric.SYNC_SKIPPED_UNCHANGED, Metric.STALE_CHANGE_DROPPED, Metric.CHANGE_REJECTED,
+                    Metric.SYNC_FAILED, Metric.SYNC_RETRY_SCHEDULED, Metric.SYNC_PARKED, Metric.SYNC_DEAD,
+                    Metric.SYNC_LAG_SECONDS}
 READ_ONLY_DYNAMODB = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 SAMPLES = sorted((ROOT / "events").glob("*.json"))
 HTTP_SAMPLES = [p for p in SAMPLES if "routeKey" in json.loads(p.read_text(encoding="utf-8"))]
@@ -312,7 +314,7 @@ def test_table_is_on_demand_recoverable_encrypted_and_retained(table):
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_policies_name_actions_and_resources(function_id):
-    assert statements(function_id), f"{function_id} has no inline policy"
+    """(Which actions each role needs is tests/infrastructure/test_least_privilege.py's to say.)"""
     for statement in statements(function_id):
         for action in as_list(statement["Action"]):
             assert "*" not in action, f"{function_id}: wildcard action {action}"
@@ -327,21 +329,25 @@ def test_the_feed_reads_counts_its_requests_and_caches_bodies_nothing_more():
     assert {a for a in actions if a.startswith("dynamodb:")} - READ_ONLY_DYNAMODB == {"dynamodb:UpdateItem"}
     assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject", "s3:PutObject"}
     assert {a.split(":")[0] for a in actions} == {"dynamodb", "s3", "kms"}
+    updated: set[str] = set()
     for statement in statements("FeedFunction"):
         resources = [render_sub(TEMPLATE, r["Fn::Sub"]) if isinstance(r, dict) and "Fn::Sub" in r else r
                      for r in as_list(statement["Resource"])]
-        if "dynamodb:UpdateItem" in as_list(statement["Action"]):  # counters, never the events or other tables
-            assert {ref_target(r) for r in resources} == {"FeedTokensTable", "FeedsTable"}
+        if "dynamodb:UpdateItem" in as_list(statement["Action"]):
+            updated |= {str(ref_target(r)) for r in resources}
         if any(a.startswith("s3:") for a in as_list(statement["Action"])):  # only the bodies' prefix
             assert resources == ["FeedCacheBucket.Arn/feeds/*"]
+    assert updated == {"FeedTokensTable", "FeedsTable"}  # a URL's count, the stored version: never the events
 
 
-def test_secrets_are_limited_to_the_calsync_prefix():
+def test_functions_reach_secrets_only_through_the_tenant_secrets_role():
+    """Secrets are read in a role session tagged with one tenant (tests/infrastructure/test_tenant_secrets_role.py)."""
     for function_id in FUNCTIONS:
         for statement in statements(function_id):
-            if any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])):
-                (resource,) = as_list(statement["Resource"])
-                assert resource["Fn::Sub"].endswith(":secret:calsync/*"), function_id
+            assert not any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])), function_id
+        if function_id in ("OnAppointmentChangeFunction", "RetrySweeperFunction"):
+            role = function_environment(TEMPLATE, function_id)["CALSYNC_TENANT_SECRETS_ROLE_ARN"]
+            assert role == {"Fn::GetAtt": ["TenantSecretsRole", "Arn"]}, function_id
 
 
 # -- alarms and dashboard ----------------------------------------------------------------------------------
@@ -429,3 +435,43 @@ def test_heavy_functions_start_from_a_snapshot_of_their_init(function_id):
 def test_the_queue_invokes_the_published_alias_not_latest():
     (mapping,) = [props for function_id, _, props in sqs_mappings() if function_id == "OnAppointmentChangeFunction"]
     assert mapping["FunctionName"] == {"Ref": "OnAppointmentChangeFunction.Alias"}
+# -- the key -----------------------------------------------------------------------------------------------
+
+
+def _key_statement(sid: str) -> dict[str, Any]:
+    (key_id,) = resources_of_type(TEMPLATE, "AWS::KMS::Key")
+    (statement,) = [s for s in properties(TEMPLATE, key_id)["KeyPolicy"]["Statement"] if s["Sid"] == sid]
+    found: dict[str, Any] = statement
+    return found
+
+
+def _patterns(values: Any) -> list[re.Pattern[str]]:
+    texts = [render_sub(TEMPLATE, v["Fn::Sub"]) if isinstance(v, dict) else v for v in as_list(values)]
+    return [re.compile(re.escape(t).replace(r"\*", ".*")) for t in texts]
+
+
+def test_cloudwatch_logs_may_use_the_key_for_this_stacks_log_groups_only():
+    condition = _key_statement("CloudWatchLogsEncryptsLogGroups")["Condition"]["ArnLike"]
+    patterns = _patterns(condition["kms:EncryptionContext:aws:logs:arn"])
+    groups = [render_sub(TEMPLATE, properties(TEMPLATE, g)["LogGroupName"]["Fn::Sub"])
+              for g in resources_of_type(TEMPLATE, "AWS::Logs::LogGroup")]
+    for group in groups:
+        arn = f"arn:AWS::Partition:logs:AWS::Region:AWS::AccountId:log-group:{group}"
+        assert any(p.fullmatch(arn) for p in patterns), f"the key cannot encrypt {group}"
+    for outside in ("/aws/lambda/someone-else", "/aws/lambda/calsync-prod/x", "/aws/vendedlogs/other"):
+        arn = f"arn:AWS::Partition:logs:AWS::Region:AWS::AccountId:log-group:{outside}"
+        assert not any(p.fullmatch(arn) for p in patterns), f"the key serves a log group of another stack: {outside}"
+
+
+def test_eventbridge_and_alarms_may_use_the_key_for_this_stacks_rules_and_alarms_only():
+    bus_name = render_sub(TEMPLATE, properties(TEMPLATE, "EventBus")["Name"]["Fn::Sub"])
+    (rule,) = _patterns(_key_statement("EventBridgeDeliversToEncryptedQueues")["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert rule.fullmatch(f"arn:AWS::Partition:events:AWS::Region:AWS::AccountId:rule/{bus_name}/calsync-changes")
+    assert not rule.fullmatch("arn:AWS::Partition:events:AWS::Region:AWS::AccountId:rule/default/anything")
+    (alarm,) = _patterns(_key_statement("CloudWatchAlarmsPublishToEncryptedTopic")["Condition"]["ArnLike"][
+        "aws:SourceArn"])
+    alarms = "arn:AWS::Partition:cloudwatch:AWS::Region:AWS::AccountId:alarm:"
+    assert alarm.fullmatch(f"{alarms}AWS::StackName-SyncDeadAlarm-X1")
+    assert not alarm.fullmatch(f"{alarms}other-stack-Alarm")
+    assert all("AlarmName" not in alarm_props["Properties"] for alarm_props in ALARMS.values()), \
+        "a named alarm does not start with the stack name: the key would refuse its notifications"

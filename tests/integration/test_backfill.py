@@ -66,7 +66,7 @@ def test_a_google_backfill_writes_through_the_batch_endpoint_in_one_run(stack: L
     clinician = connect_google(stack, google_sim, tenant_id=tenant_id, practitioner_id="dr-g", privacy=PRIVACY)
     made = booked(tenant_id, "dr-g", 120, now)
     report = backfill_now(clinician.integration, now)
-    assert report.backfilled == 120 and not report.cut_short
+    assert report.resynced == 120 and not report.cut_short
     assert google_ids(google_sim, clinician.user) == sorted(
         EventKey(clinician.integration.integration_id, tenant_id, a.appointment_id).digest for a in made)
     batches = google_sim.calls("POST", path_contains="/batch/calendar/v3")
@@ -87,7 +87,7 @@ def test_a_graph_backfill_writes_through_json_batching_four_at_a_time(stack: Loc
                                   privacy=PRIVACY)
     booked(tenant_id, "dr-m", 30, now)
     report = backfill_now(clinician.integration, now)
-    assert report.backfilled == 30
+    assert report.resynced == 30
     assert len(microsoft_sim.events(clinician.user)) == 30
     assert len({e["transactionId"] for e in microsoft_sim.events(clinician.user)}) == 30
     envelopes = microsoft_sim.calls("POST", path_contains="/$batch")
@@ -100,7 +100,7 @@ def test_a_caldav_backfill_keeps_a_few_writes_in_flight(stack: LocalStack, tenan
     clinician = connect_caldav(stack, tenant_id=tenant_id, practitioner_id="dr-c", privacy=PRIVACY)
     made = booked(tenant_id, "dr-c", 24, now)
     report = backfill_now(clinician.integration, now)
-    assert report.backfilled == 24
+    assert report.resynced == 24
     assert sorted(e.uid for e in calendar(clinician)) == sorted(
         EventKey(clinician.integration.integration_id, tenant_id, a.appointment_id).uid for a in made)
 
@@ -116,7 +116,7 @@ def test_a_large_backfill_is_spread_over_runs_by_the_providers_allowance(
     written = []
     for minute in range(5):
         report = sweeper.run(now + dt.timedelta(minutes=minute))
-        written.append(report.backfilled)
+        written.append(report.resynced)
         progress = backfill.progress(clinician.integration.integration_id)
         assert progress is not None
         if progress.state == "done":
@@ -134,7 +134,7 @@ def test_a_write_refused_inside_a_batch_fails_alone_and_is_retried(
     google_sim.create_event(clinician.user, now, now + dt.timedelta(hours=1), "left over", event_id=taken)
     google_sim.inject(status=429, retry_after=120, path_contains="/events", after=5)  # one inner request
     report = backfill_now(clinician.integration, now)
-    assert report.outcomes["retry"] == 1 and report.backfilled == 19
+    assert report.outcomes["retry"] == 1 and report.resynced == 19
     assert len(google_sim.events(clinician.user)) in (19, 20)  # one write waits; the taken id is never doubled
     progress = backfill.progress(clinician.integration.integration_id)
     assert progress is not None and progress.counts["failed"] == 1
@@ -162,4 +162,4 @@ def test_a_paused_integration_stops_its_backfill(stack: LocalStack, tenant_id: s
     recovery.schedule_resync(clinician.integration.integration_id, now)
     assert lifecycle.pause(clinician.integration.integration_id)
     report = sweeper.run(now)
-    assert report.backfilled == 0 and calendar(clinician) == []
+    assert report.resynced == 0 and calendar(clinician) == []

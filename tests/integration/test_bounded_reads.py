@@ -132,7 +132,7 @@ def test_a_backfill_run_reads_what_its_budget_allows(history: History) -> None:
     allowance = 300
     with counting() as reads:
         report = sweeper.run(history.now, budget=sweeper.Budget(backfill_items=allowance))
-    assert report.backfilled == allowance
+    assert report.resynced == allowance
     pages = allowance // 100 + 1
     assert reads.items["Query"] <= allowance + 100 * pages, str(reads)  # index pages (+ the ledger's, empty)
     assert reads.items["BatchGetItem"] <= 2 * allowance, str(reads)  # snapshots and ledger items

@@ -183,6 +183,7 @@ def test_an_appointment_changed_on_the_bus_reaches_the_feed(server: LocalApi, st
                                                             stack_resources: StackResources,
                                                             tenant_id: str) -> None:
     feed, issued = new_feed(tenant_id)
+    stack.allow_ehr(tenant_id, "ehr.test")  # the vendor's onboarding: this EHR may speak for the tenant
     start = at(today() + dt.timedelta(days=4), 15)
     entry = {"Source": "ehr.test", "DetailType": "Appointment Changed",
              "Detail": booking(tenant_id, "via-bus", start).model_dump_json()}

@@ -18,7 +18,14 @@ from calsync.providers.base import CalendarProvider
 from calsync.services import writers
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.stack import LocalStack
-from tests.support.simulators import CLIENT_ID, CLIENT_SECRET, GOOGLE_USER, SecretCalls, google_integration
+from tests.support.simulators import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    GOOGLE_USER,
+    TENANT,
+    SecretCalls,
+    google_integration,
+)
 
 START = dt.datetime(2026, 11, 24, 14, 30, tzinfo=dt.UTC)
 
@@ -31,7 +38,7 @@ def event(n: int) -> CalendarEvent:
 
 def connect(stack: LocalStack, sim: GoogleCalendarSimulator) -> tuple[str, CalendarProvider]:
     refresh_token = sim.connect(GOOGLE_USER, CLIENT_ID)
-    arn = stack.put_secret(f"calsync/test/google/{uuid.uuid4().hex}", {
+    arn = stack.put_secret(TENANT, f"test/google/{uuid.uuid4().hex}", {
         "refresh_token": refresh_token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     return arn, writers.build(google_integration(sim, secret_ref=arn))
 
@@ -46,7 +53,7 @@ def test_warm_calls_make_no_secrets_manager_or_token_call(stack, google_sim):
     _arn, provider = connect(stack, google_sim)
     with SecretCalls() as calls:
         written = provider.upsert(EventKey("i", "t", "a1"), event(1), None)
-        assert calls.operations == ["GetSecretValue"]
+        assert calls.operations == ["AssumeRole", "GetSecretValue"]  # the tenant's session, then its secret
         calls.clear()
         for n in range(2, 6):
             written = provider.upsert(EventKey("i", "t", "a1"), event(n), written)
@@ -76,7 +83,8 @@ def test_revoked_consent_needs_reauth_and_a_reconnect_recovers_without_a_restart
     assert raised.value.reason == "reauth_required"
     assert google_sim.token_requests()[-1].status == 400
     # the clinician reconnects: the connect flow stores the new refresh token
-    token_secret.replace(arn, {**stored(stack, arn), "refresh_token": google_sim.connect(GOOGLE_USER, CLIENT_ID)})
+    token_secret.replace(TENANT, arn,
+                         {**stored(stack, arn), "refresh_token": google_sim.connect(GOOGLE_USER, CLIENT_ID)})
     provider.upsert(EventKey("i", "t", "a2"), event(2), None)
     assert len(google_sim.events(GOOGLE_USER)) == 2
 
@@ -109,12 +117,12 @@ def test_write_backs_from_one_version_keep_exactly_one(stack, google_sim):
     """Two invocations refreshed from the same version: whichever moves AWSCURRENT first wins; the
     other's move names a version that is no longer current and is refused (Secrets Manager, like moto,
     checks RemoveFromVersionId), so it never overwrites the winner."""
-    arn = stack.put_secret(f"calsync/test/cas/{uuid.uuid4().hex}", {"refresh_token": "rt-0"})
-    first, second = token_secret.load("google", arn), token_secret.load("google", arn)
+    arn = stack.put_secret(TENANT, f"test/cas/{uuid.uuid4().hex}", {"refresh_token": "rt-0"})
+    first, second = token_secret.load("google", TENANT, arn), token_secret.load("google", TENANT, arn)
     assert first.version_id == second.version_id
     assert token_secret.swap(first, {"refresh_token": "rt-first"}) is True
     assert token_secret.swap(second, {"refresh_token": "rt-second"}) is False
     assert stored(stack, arn) == {"refresh_token": "rt-first"}
-    newer = token_secret.load("google", arn)
+    newer = token_secret.load("google", TENANT, arn)
     assert token_secret.swap(newer, {"refresh_token": "rt-third"}) is True
     assert stored(stack, arn) == {"refresh_token": "rt-third"}

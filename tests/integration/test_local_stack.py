@@ -114,15 +114,16 @@ def test_the_bus_rule_delivers_appointment_changes_from_ehr_sources_only(
 
 def test_put_secret_returns_one_arn_per_name_and_the_latest_value_is_current(stack: LocalStack, tenant_id: str):
     # GIVEN a secret stored, then stored again under the same name
-    name = f"calsync/integrations/{tenant_id}"
-    first = stack.put_secret(name, {"password": "one"})
-    second = stack.put_secret(name, {"password": "two"})
+    first = stack.put_secret(tenant_id, "integrations/int-1", {"password": "one"})
+    second = stack.put_secret(tenant_id, "integrations/int-1", {"password": "two"})
 
-    # THEN it is one secret, and its current value is the second
+    # THEN it is one secret, named and tagged for its tenant, and its current value is the second
     assert first == second
-    assert first.startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:")
-    current = stack.client("secretsmanager").get_secret_value(SecretId=first, VersionStage="AWSCURRENT")
+    assert first.startswith(f"arn:aws:secretsmanager:us-east-1:123456789012:secret:calsync/{tenant_id}/integrations/")
+    secrets = stack.client("secretsmanager")
+    current = secrets.get_secret_value(SecretId=first, VersionStage="AWSCURRENT")
     assert json.loads(current["SecretString"]) == {"password": "two"}
+    assert secrets.describe_secret(SecretId=first)["Tags"] == [{"Key": "calsync-tenant", "Value": tenant_id}]
 
 
 # -- Radicale ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from tests.support.simulators import (
     CLIENT_SECRET,
     MS_TENANT,
     MS_USER,
+    TENANT,
     SecretCalls,
     forget_calsync_state,
     microsoft_integration,
@@ -51,7 +52,7 @@ def cached_refresh_tokens(value: dict[str, Any]) -> list[str]:
 
 def connect(stack: LocalStack, sim: MicrosoftGraphSimulator) -> tuple[str, str]:
     calendar = sim.add_user(MS_USER, MS_TENANT)
-    arn = stack.put_secret(f"calsync/test/microsoft/{uuid.uuid4().hex}", {
+    arn = stack.put_secret(TENANT, f"test/microsoft/{uuid.uuid4().hex}", {
         "refresh_token": sim.connect(MS_USER, CLIENT_ID, MS_TENANT), "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET})
     return arn, calendar
@@ -62,7 +63,7 @@ def test_a_bare_refresh_token_becomes_an_msal_cache_and_warm_calls_touch_nothing
     provider = writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn))
     with SecretCalls() as calls:
         written = provider.upsert(EventKey("i", "t", "a1"), event(1), None)
-        assert calls.operations == ["GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"]
+        assert calls.operations == ["AssumeRole", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"]
         calls.clear()
         for n in range(2, 5):
             written = provider.upsert(EventKey("i", "t", "a1"), event(n), written)
@@ -78,7 +79,7 @@ def test_a_bare_refresh_token_becomes_an_msal_cache_and_warm_calls_touch_nothing
     with SecretCalls() as calls:
         writers.build(microsoft_integration(microsoft_sim, calendar, secret_ref=arn)).upsert(
             EventKey("i", "t", "a1"), event(5), written)
-        assert calls.operations == ["GetSecretValue"]
+        assert calls.operations == ["AssumeRole", "GetSecretValue"]
     assert len(microsoft_sim.token_requests()) == 1
 
 
@@ -105,8 +106,8 @@ def test_two_cold_starts_refreshing_at_once_neither_corrupt_nor_lose_the_token(s
     outcomes: list[bool] = []
     real_load, real_swap = token_secret.load, token_secret.swap
 
-    def load(provider: str, ref: str | None) -> token_secret.StoredSecret:
-        value = real_load(provider, ref)
+    def load(provider: str, tenant_id: str, ref: str | None) -> token_secret.StoredSecret:
+        value = real_load(provider, tenant_id, ref)
         both_read.wait(timeout=10)  # both invocations hold the same version before either writes
         return value
 
@@ -149,7 +150,7 @@ def test_revoked_consent_needs_reauth_and_a_reconnect_recovers(stack, microsoft_
     with pytest.raises(ProviderAuthError):  # msal holds the refused request back; still no access
         provider.upsert(EventKey("i", "t", "a2"), event(2), None)
     # the clinician reconnects: the connect flow stores their new consent
-    token_secret.replace(arn, {"refresh_token": microsoft_sim.connect(MS_USER, CLIENT_ID, MS_TENANT),
+    token_secret.replace(TENANT, arn, {"refresh_token": microsoft_sim.connect(MS_USER, CLIENT_ID, MS_TENANT),
                                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     provider.upsert(EventKey("i", "t", "a2"), event(2), None)
     assert len(microsoft_sim.events(MS_USER)) == 2
@@ -158,9 +159,9 @@ def test_revoked_consent_needs_reauth_and_a_reconnect_recovers(stack, microsoft_
 def test_organisation_mode_shares_one_app_token_per_tenant_and_needs_the_admins_consent(stack, microsoft_sim):
     second_user = "dr.okafor@northside.example"
     calendars = {user: microsoft_sim.add_user(user, MS_TENANT) for user in (MS_USER, second_user)}
-    app_secret = stack.put_secret(f"calsync/test/app/{uuid.uuid4().hex}",
+    app_secret = stack.put_secret(TENANT, f"test/app/{uuid.uuid4().hex}",
                                   {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-    tenant_secret = stack.put_secret(f"calsync/test/tenant/{uuid.uuid4().hex}", {"tenant_id": MS_TENANT})
+    tenant_secret = stack.put_secret(TENANT, f"test/tenant/{uuid.uuid4().hex}", {"tenant_id": MS_TENANT})
     microsoft_sim.admin_consent(MS_TENANT, CLIENT_ID)
     providers = [
         writers.build(microsoft_integration(

@@ -197,7 +197,7 @@ def test_parked_work_is_replayed_after_reconnect_without_duplicates(
              else sim.connect(clinician.user, "calsync-local-client", "northside-directory"))
     stored = json.loads(stack.client("secretsmanager").get_secret_value(
         SecretId=clinician.integration.secret_ref or "", VersionStage="AWSCURRENT")["SecretString"])
-    token_secret.replace(clinician.integration.secret_ref or "",
+    token_secret.replace(tenant_id, clinician.integration.secret_ref or "",
                          {k: v for k, v in {**stored, "refresh_token": fresh}.items() if k != "msal_cache"})
     lifecycle.reconnect(clinician.integration.integration_id)
     sweeper({}, None)

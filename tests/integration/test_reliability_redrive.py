@@ -1,14 +1,17 @@
 """Poison input and the dead-letter redrive: a malformed event lands in the DLQ with a reason an
-operator can read; ``python -m calsync.cli.redrive`` lists (dry run) and replays what is there after a fix."""
+operator can read; ``calsync dlq`` lists (dry run) and replays what is there after a fix."""
 
 from __future__ import annotations
 
 import json
 
-from calsync.cli import redrive
+from typer.testing import CliRunner
+
+from calsync.cli import dead_letters as dlq
+from calsync.cli.main import app
 from calsync.domain.contract import parse_detail
 from devstack import sample_day
-from devstack.stack import LocalStack, StackResources
+from devstack.stack import ACCOUNT_ID, LocalStack, StackResources
 from tests.support.pipeline import captured_logs, dead_letters, deliver, drain
 from tests.support.reliability import connect, shown, title
 
@@ -26,10 +29,10 @@ def test_poison_is_dead_lettered_with_a_reason_and_a_redrive_replays_after_the_f
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack_resources.changes.dlq_url, MessageBody=json.dumps(
         {"version": "0", "id": "e-1", "detail-type": stranded["DetailType"], "source": stranded["Source"],
-         "detail": json.loads(stranded["Detail"])}))
+         "account": ACCOUNT_ID, "detail": json.loads(stranded["Detail"])}))
 
     with captured_logs():
-        listed = redrive.redrive(sqs, stack_resources.changes.dlq_url, None)
+        listed = dlq.redrive(sqs, stack_resources.changes.dlq_url, None)
     assert sorted(letter.appointment for letter in listed) == [f"{tenant_id}#apt-101", f"{tenant_id}#apt-poison"]
     reasons = {letter.appointment: letter.reason for letter in listed}
     assert "timezone" in reasons[f"{tenant_id}#apt-poison"]  # names the field, never the value
@@ -37,8 +40,7 @@ def test_poison_is_dead_lettered_with_a_reason_and_a_redrive_replays_after_the_f
     assert not any(letter.moved for letter in listed)
 
     # the operator replays (the CLI, as docs/operations.md says) and the handler drains the queue
-    assert redrive.main(["--queue-url", stack_resources.changes.dlq_url,
-                         "--to-queue", stack_resources.changes.url]) == 0
+    assert CliRunner().invoke(app, ["dlq", "redrive", "--to", "queue"]).exit_code == 0
     drain(stack, stack_resources)
     assert [shown_title for shown_title, _ in shown(clinician)] == [title(clinician, parse_detail(detail))]
     # the poison is still poison: back in the DLQ with its reason, moved once per run, not looping
@@ -55,8 +57,8 @@ def test_a_redrive_to_the_bus_goes_through_the_rule(stack: LocalStack, stack_res
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack_resources.changes.dlq_url, MessageBody=json.dumps(
         {"detail-type": change["DetailType"], "source": change["Source"], "detail": json.loads(change["Detail"])}))
-    moved = redrive.redrive(sqs, stack_resources.changes.dlq_url,
-                            redrive._to_bus(stack.client("events"), stack_resources.event_bus_name))
+    moved = dlq.redrive(sqs, stack_resources.changes.dlq_url,
+                        dlq.to_bus(stack.client("events"), stack_resources.event_bus_name))
     assert [letter.moved for letter in moved] == [True]
     drain(stack, stack_resources)
     assert len(shown(clinician)) == 1

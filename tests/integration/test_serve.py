@@ -113,6 +113,13 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
         feed = run(found.command(sheet.FETCH_A_FEED), env)
         assert feed.count("BEGIN:VEVENT") == 1 and "A-1001" in feed
 
+        # the dashboard's figures page counts the change; the operator CLI from the sheet sees the clinicians
+        figures = httpx.get(found.value("dashboard figures") + ".json").json()
+        (changes,) = [p for p in figures if p["title"] == "Changes received, written, skipped"]
+        assert next(f for f in changes["figures"] if f["label"] == "received")["total"] >= 1
+        status = run(found.value("operator CLI") + " --json", env)
+        assert {row["practitioner_id"] for row in json.loads(status)} >= {"dr-okafor", "dr-lindqvist"}
+
         # the feed URL subscribed with vdirsyncer syncs
         subscriber = Subscriber(tmp_path / "vdirsyncer", found.value("ICS feed", after=okafor))
         assert len(subscriber.sync()) == 1

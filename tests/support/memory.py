@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 
 from calsync.core.errors import LeaseBusyError, ProviderError
 from calsync.domain.contract import AppointmentChanged
+from calsync.domain.disclosure import Disclosure
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration, IntegrationStatus
+from calsync.domain.policy import PrivacyPolicy
 from calsync.providers.base import CalendarProvider
 from calsync.services.ports import SyncPorts
 
@@ -203,6 +205,27 @@ class MemoryWriters:
             return self.calendars.setdefault(integration.integration_id, MemoryCalendar(integration.integration_id))
 
 
+class MemoryDisclosures:
+    """The accounting of disclosures: appended, in order; ``fail_next`` makes the next record fail."""
+
+    def __init__(self) -> None:
+        self.records: list[Disclosure] = []
+        self.failures: list[Exception] = []
+
+    def record(self, disclosure: Disclosure) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.records.append(disclosure)
+
+
+class MemoryPolicies:
+    def __init__(self) -> None:
+        self.by_tenant: dict[str, PrivacyPolicy] = {}
+
+    def for_tenant(self, tenant_id: str) -> PrivacyPolicy | None:
+        return self.by_tenant.get(tenant_id)
+
+
 @dataclass
 class MemoryPorts:
     appointments: MemoryAppointments = field(default_factory=MemoryAppointments)
@@ -210,11 +233,14 @@ class MemoryPorts:
     integrations: MemoryIntegrations = field(default_factory=MemoryIntegrations)
     writers: MemoryWriters = field(default_factory=MemoryWriters)
     health: MemoryHealth = field(default_factory=MemoryHealth)
+    audit: MemoryDisclosures = field(default_factory=MemoryDisclosures)
+    policies: MemoryPolicies = field(default_factory=MemoryPolicies)
     lease_seconds: int = 60
 
     def sync_ports(self) -> SyncPorts:
         return SyncPorts(appointments=self.appointments, ledger=self.ledger, integrations=self.integrations,
-                         writers=self.writers, health=self.health, lease_seconds=self.lease_seconds)
+                         writers=self.writers, health=self.health, audit=self.audit,
+                         lease_seconds=self.lease_seconds, policies=self.policies)
 
     def calendar(self, integration_id: str) -> MemoryCalendar:
         with self.writers._lock:

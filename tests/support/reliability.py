@@ -58,7 +58,7 @@ class Ehr:
             "client": {"id": f"cl-{appointment_id}", "internal_id": f"MRN-{appointment_id}"},
             **extra,
         }
-        return parse_detail(detail)
+        return parse_detail(detail, now=self.clock.now)  # received on the tests' clock, which they move
 
 
 def connect(stack: LocalStack, tenant_id: str, practitioner: str = "dr-okafor",
@@ -110,8 +110,9 @@ def reset_sweeper(now: dt.datetime | None = None) -> None:
             engine.retire(integration_id, appointment_key, "test_reset", far)
 
 
-def status_events_queue(stack: LocalStack, bus_name: str, tenant_id: str) -> str:
-    """A queue that receives this tenant's ``Integration Status Changed`` events from the calsync bus."""
+def status_events_queue(stack: LocalStack, bus_name: str, tenant_id: str,
+                        detail_type: str = "Integration Status Changed") -> str:
+    """A queue that receives this tenant's ``detail_type`` events (from calsync) from the calsync bus."""
     import json
     import uuid
 
@@ -119,7 +120,7 @@ def status_events_queue(stack: LocalStack, bus_name: str, tenant_id: str) -> str
     queue = stack.create_queue_pair(name, f"{name}-dlq")
     bus = stack.client("events")
     bus.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({
-        "source": ["calsync"], "detail-type": ["Integration Status Changed"], "detail": {"tenant_id": [tenant_id]}}))
+        "source": ["calsync"], "detail-type": [detail_type], "detail": {"tenant_id": [tenant_id]}}))
     bus.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "q", "Arn": queue.arn}])
     return queue.url
 

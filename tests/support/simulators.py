@@ -20,8 +20,10 @@ from calsync.domain.model import Integration, PrivacySettings, Provider
 from devstack.sims.google import GoogleCalendarSimulator
 from devstack.sims.microsoft import MicrosoftGraphSimulator
 from devstack.sims.oauth import Grant, TokenBook
+from tests.support import aws_calls
 
 CLIENT_ID, CLIENT_SECRET = "calsync-test-client", "calsync-test-client-secret"
+TENANT = "tenant-1"  # the tenant of google_integration and microsoft_integration unless a test names another
 GOOGLE_USER = "dr.okafor@gmail.example"
 MS_USER, MS_TENANT = "dr.lindqvist@northside.example", "9f1c2d3e-tenant-northside"
 
@@ -29,6 +31,7 @@ MS_USER, MS_TENANT = "dr.lindqvist@northside.example", "9f1c2d3e-tenant-northsid
 def forget_calsync_state() -> None:
     """Drops every process-wide cache a warm Lambda would keep (tokens, providers, secrets, clients)."""
     from calsync.aws import secret_store as secrets
+    from calsync.aws import tenant_session
     from calsync.http import bearer
     from calsync.oauth import memory
     from calsync.services import writers
@@ -36,6 +39,7 @@ def forget_calsync_state() -> None:
     memory.drop()
     writers.forget()
     secrets.forget()
+    tenant_session.forget()
     bearer.reset_clients()
 
 
@@ -106,7 +110,7 @@ class SimTokens:
 
 def google_integration(sim: GoogleCalendarSimulator, *, secret_ref: str | None = None, calendar_id: str = "primary",
                        integration_id: str = "int-google-1", **fields: Any) -> Integration:
-    return Integration(integration_id=integration_id, tenant_id=fields.pop("tenant_id", "tenant-1"),
+    return Integration(integration_id=integration_id, tenant_id=fields.pop("tenant_id", TENANT),
                        practitioner_id=fields.pop("practitioner_id", "dr-okafor"), provider=Provider.GOOGLE,
                        calendar_id=calendar_id, secret_ref=secret_ref or "unused",
                        privacy=fields.pop("privacy", PrivacySettings()),
@@ -116,7 +120,7 @@ def google_integration(sim: GoogleCalendarSimulator, *, secret_ref: str | None =
 
 def microsoft_integration(sim: MicrosoftGraphSimulator, calendar_id: str, *, secret_ref: str | None = None,
                           integration_id: str = "int-ms-1", **fields: Any) -> Integration:
-    return Integration(integration_id=integration_id, tenant_id=fields.pop("tenant_id", "tenant-1"),
+    return Integration(integration_id=integration_id, tenant_id=fields.pop("tenant_id", TENANT),
                        practitioner_id=fields.pop("practitioner_id", "dr-lindqvist"), provider=Provider.MICROSOFT,
                        calendar_id=calendar_id, secret_ref=secret_ref or "unused",
                        privacy=fields.pop("privacy", PrivacySettings()),
@@ -125,24 +129,23 @@ def microsoft_integration(sim: MicrosoftGraphSimulator, calendar_id: str, *, sec
 
 
 class SecretCalls:
-    """Counts the Secrets Manager operations calsync makes (a botocore hook on calsync's own client)."""
+    """Counts the Secrets Manager operations calsync makes (whichever tenant session makes them) and the
+    ``sts:AssumeRole`` calls that open those sessions."""
 
     def __init__(self) -> None:
         self.operations: list[str] = []
+        self._watch = aws_calls.watching(self._seen)
 
     def __enter__(self) -> SecretCalls:
-        from calsync.aws import secret_store as secrets
-
-        secrets.client().meta.events.register("before-call.secrets-manager", self._seen)
+        self._watch.__enter__()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        from calsync.aws import secret_store as secrets
+    def __exit__(self, *exc: object) -> None:
+        self._watch.__exit__(None, None, None)
 
-        secrets.client().meta.events.unregister("before-call.secrets-manager", self._seen)
-
-    def _seen(self, model: Any, **_kwargs: Any) -> None:
-        self.operations.append(model.name)
+    def _seen(self, call: aws_calls.Call) -> None:
+        if call.service in ("secretsmanager", "sts"):  # a secret, or the tenant session to read it with
+            self.operations.append(call.operation)
 
     def clear(self) -> None:
         self.operations.clear()

@@ -34,7 +34,7 @@ def test_minimal_event_is_accepted() -> None:
     [
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"status": "postponed"}, "status"),
-        ({"schema_version": 2}, "schema_version"),
+        ({"schema_version": 3}, "schema_version"),
         ({"start": "2026-11-24T09:30:00"}, "start"),  # no offset
         ({"updated_at": "yesterday"}, "updated_at"),
         ({"tenant_id": "has space"}, "tenant_id"),

@@ -74,7 +74,7 @@ def test_concurrent_changes_leave_every_calendar_showing_the_latest_snapshot(
         appointments=gated(ports.appointments, interleaving), ledger=gated(ports.ledger, interleaving),
         integrations=gated(ports.integrations, interleaving),
         writers=gated(ports.writers, interleaving, wrap_results=True),
-        health=ports.health, lease_seconds=ports.lease_seconds))
+        health=ports.health, audit=ports.audit, lease_seconds=ports.lease_seconds, policies=ports.policies))
 
     failed = interleaving.run([functools.partial(engine.handle_change, v, NOW) for v in versions])
     assert all(error is None or isinstance(error, LeaseBusyError) for error in failed), failed
@@ -109,7 +109,7 @@ def test_the_reported_race_a_reassignment_overtaking_the_first_booking(monkeypat
         appointments=gated(ports.appointments, interleaving), ledger=gated(ports.ledger, interleaving),
         integrations=gated(ports.integrations, interleaving),
         writers=gated(ports.writers, interleaving, wrap_results=True),
-        health=ports.health, lease_seconds=ports.lease_seconds))
+        health=ports.health, audit=ports.audit, lease_seconds=ports.lease_seconds, policies=ports.policies))
     failed: list[Any] = interleaving.run([lambda: engine.handle_change(v1, NOW), lambda: engine.handle_change(v2, NOW)])
     assert failed == [None, None]
     assert_every_calendar_shows_the_latest(ports, v2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from calsync.cli import redrive
+from calsync.cli import dead_letters
 from calsync.core.settings import get_settings
 from calsync.services import recovery, sweeper
 from calsync.services.sweeper import context, due
@@ -58,5 +58,5 @@ def test_recovery_probes_back_off() -> None:
 
 def test_a_redrive_listing_names_the_appointment_never_the_body() -> None:
     body = '{"detail": {"tenant_id": "t-1", "appointment_id": "a-1", "client": {"first_name": "Zeb"}}}'
-    assert redrive._appointment(body) == "t-1#a-1"
-    assert redrive._appointment("not json") == "(unreadable)"
+    assert dead_letters.appointment_of(body) == "t-1#a-1"
+    assert dead_letters.appointment_of("not json") == "(unreadable)"

@@ -164,7 +164,13 @@ class GoogleStore:
         return event
 
     def cancel(self, calendar: Calendar, event: dict[str, Any]) -> dict[str, Any]:
+        """Deletes (cancels) an event; a series takes its stored exceptions with it, as Google does."""
         event["status"] = "cancelled"
+        if event.get("recurrence") and not event.get("recurringEventId"):
+            for exception in list(calendar.events.values()):
+                if exception.get("recurringEventId") == event["id"] and exception.get("status") != "cancelled":
+                    exception["status"] = "cancelled"
+                    self._touch(calendar, exception)
         return self._touch(calendar, event)
 
     def materialize(self, calendar: Calendar, event_id: str) -> dict[str, Any] | None:

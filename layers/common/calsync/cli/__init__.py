@@ -1,3 +1,7 @@
-"""Operator commands: ``python -m calsync.cli.redrive`` (dead-letter queue), ``python -m calsync.cli.feeds``
-(ICS feeds), ``python -m calsync.cli.lifecycle`` (pause, resume, disconnect, replay), ``python -m calsync.cli.backfill``
-(how far a backfill has come), ``python -m calsync.cli.schema`` (regenerate ``schemas/``)."""
+"""The operator's command, ``calsync`` (``main``; one module per command group: ``views`` status and ledger,
+``resync``, ``dead_letters``, ``lifecycle``, ``logs``, ``audit``, ``retention``, ``feeds``), where it acts
+(``target``: a deployed stack or the local deployment) and what its commands share (``ui``). ``schema``
+regenerates ``schemas/`` (``make schema``); ``python -m calsync.cli.tenants`` manages who may speak for a tenant,
+``python -m calsync.cli.policies`` a practice's privacy policy, and ``python -m calsync.cli.backfill`` shows how far
+a backfill has come. The top layer: nothing imports it, and it is not deployed.
+"""

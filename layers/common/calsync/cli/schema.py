@@ -1,18 +1,29 @@
-"""Writes the contract's JSON Schema into ``schemas/`` (``python -m calsync.cli.schema``; ``make schema``)."""
+"""Writes the contract's JSON Schemas into ``schemas/``, one per version (``python -m calsync.cli.schema``;
+``make schema``)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from calsync.domain.contract import SCHEMA_VERSIONS
 from calsync.domain.schema import render_schema
 
-SCHEMA_FILE = Path(__file__).resolve().parents[4] / "schemas" / "appointment-changed.v1.json"
+SCHEMAS = Path(__file__).resolve().parents[4] / "schemas"
+
+
+def schema_file(version: int) -> Path:
+    return SCHEMAS / f"appointment-changed.v{version}.json"
+
+
+SCHEMA_FILE = schema_file(1)
+"""The first version's schema (still accepted)."""
 
 
 def main() -> int:
-    SCHEMA_FILE.write_text(render_schema(), encoding="utf-8")
-    sys.stdout.write(f"wrote {SCHEMA_FILE}\n")
+    for version in SCHEMA_VERSIONS:
+        schema_file(version).write_text(render_schema(version), encoding="utf-8")
+        sys.stdout.write(f"wrote {schema_file(version)}\n")
     return 0
 
 

@@ -3,6 +3,12 @@
 Log lines carry identifiers only (tenant, appointment, integration, provider) as correlation keys.
 Metric dimensions are low-cardinality (provider, outcome). Patient details never go into either.
 
+Every metric is emitted with the dimension ``service``; :func:`count_by` and :func:`seconds_by` also emit it
+broken down by one more dimension of a closed set of values. The dashboard and the alarms in template.yaml
+read exactly what the code emits, and everything it emits:
+``tests/infrastructure/test_metric_agreement.py`` derives the emitted (name, dimensions) pairs from the
+calls of these functions in the code and compares them with the template.
+
 The libraries underneath log whole requests and responses at DEBUG — botocore the bodies of Secrets
 Manager and SQS calls (refresh tokens, client secrets, a dead-lettered event's patient details), msal its
 token cache, httpx and pynamodb URLs and items. Their loggers are held at WARNING whatever level the
@@ -16,7 +22,7 @@ import logging
 import threading
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "calsync"
 NAMESPACE = "CalSync"
@@ -65,6 +71,11 @@ class Metric:
     FEED_TOO_LARGE = "FeedTooLarge"
     FEED_REDIRECTED = "FeedRedirected"  # a body too large for one response, sent from its stored copy
     FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
+    DRIFT_FOUND = "DriftFound"  # the gap sweep found a calendar behind its snapshot (DriftRepaired: and synced it)
+    INTEGRATION_STATUS_CHANGED = "IntegrationStatusChanged"  # dimension status: the status entered
+    INTEGRATIONS = "Integrations"  # the census: integrations by status, counted by the sweeper every 15 minutes
+    DISCLOSURE_RECORDED = "DisclosureRecorded"  # an audit record of content written to a calendar
+    PAST_EVENT_NEUTRALISED = "PastEventNeutralised"  # a past visit rewritten busy-only by the tenant's policy
 
 
 _metrics_lock = threading.Lock()
@@ -80,3 +91,34 @@ def count(name: str, value: float = 1) -> None:
 def seconds(name: str, value: float) -> None:
     with _metrics_lock:
         metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
+def count_by(name: str, dimension: str, value: str) -> None:
+    """One count, both in total (dimension ``service`` only, like every other metric) and broken down by
+    one extra dimension (a closed set of values only: never ids or content)."""
+    count(name)
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name=dimension, value=value)
+
+
+def seconds_by(name: str, dimension: str, value: str, amount: float) -> None:
+    """A duration, in total and broken down by one extra dimension (as :func:`count_by`): the total keeps
+    the percentiles an alarm needs (percentiles of the parts do not add up to the whole)."""
+    seconds(name, amount)
+    with single_metric(name=name, unit=MetricUnit.Seconds, value=amount, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name=dimension, value=value)
+
+
+def level_by(name: str, dimension: str, levels: dict[str, int]) -> None:
+    """A level (how many there are now, not how many happened), in total and per value of ``dimension``;
+    every value is emitted, zeros included, so a graph shows 0 rather than a gap."""
+    total = sum(levels.values())
+    with single_metric(name=name, unit=MetricUnit.Count, value=total, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}):
+        pass
+    for value, amount in sorted(levels.items()):
+        with single_metric(name=name, unit=MetricUnit.Count, value=amount, namespace=NAMESPACE,
+                           default_dimensions={"service": SERVICE}) as metric:
+            metric.add_dimension(name=dimension, value=value)

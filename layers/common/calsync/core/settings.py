@@ -7,6 +7,7 @@ function otherwise needs no pydantic at all, so this keeps ~80 ms of imports off
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -23,6 +24,10 @@ def _env(name: str, *, default: Any = None, required: bool = False, check: Calla
 
 def _name(value: str) -> bool:
     return len(value) >= 3
+
+
+def _role_arn(value: str) -> bool:
+    return re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", value) is not None
 
 
 def _flag(raw: str) -> bool:
@@ -64,6 +69,11 @@ class Settings:
     feeds_table: str = _env("CALSYNC_FEEDS_TABLE", required=True, check=_name)
     feed_tokens_table: str = _env("CALSYNC_FEED_TOKENS_TABLE", required=True, check=_name)
     feed_events_table: str = _env("CALSYNC_FEED_EVENTS_TABLE", required=True, check=_name)
+    tenants_table: str = _env("CALSYNC_TENANTS_TABLE", required=True, check=_name)
+    disclosures_table: str = _env("CALSYNC_DISCLOSURES_TABLE", required=True, check=_name)
+    disclosure_retention_days: int = _env("CALSYNC_DISCLOSURE_RETENTION_DAYS", default=2192, cast=int,
+                                          check=lambda v: 1 <= v <= 36500)
+    """How long the accounting of disclosures is kept (default six years, HIPAA's retention for it)."""
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
     feed_cache_bucket: str | None = _env("CALSYNC_FEED_CACHE_BUCKET")  # rendered feed bodies (aws.feed_bodies)
     region: str = _env("AWS_REGION", default="us-east-1")
@@ -74,6 +84,9 @@ class Settings:
     provider_timeout_seconds: float = _env("CALSYNC_PROVIDER_TIMEOUT_SECONDS", default=10.0, cast=float,
                                            check=lambda v: 0 < v <= 60)
     secret_cache_seconds: int = _env("CALSYNC_SECRET_CACHE_SECONDS", default=300, cast=int, check=lambda v: v >= 0)
+    tenant_secrets_role_arn: str | None = _env("CALSYNC_TENANT_SECRETS_ROLE_ARN", check=_role_arn)
+    """The role whose sessions, tagged with one tenant, may read that tenant's secrets only. Set for every
+    function that reads secrets; without it (operator tools) secrets are read with the caller's own credentials."""
     local_development: bool = _env("CALSYNC_LOCAL_DEVELOPMENT", default=False, cast=_flag)
     """The local stack only: provider endpoints may name loopback simulators, CalDAV may be plain http."""
     google_api_base: str = _env("CALSYNC_GOOGLE_API_BASE", default=PROVIDER_ENDPOINTS["google_api_base"][0])

@@ -31,6 +31,9 @@ class CalendarEvent:
     url: str | None = None
     private: bool = True
     categories: tuple[str, ...] = field(default_factory=tuple)
+    disclosed: frozenset[str] = field(default=frozenset(), compare=False)
+    """Which of the appointment's fields this event shows (names from ``privacy.DISCLOSABLE``), decided
+    by the rendering that built it: what the disclosure audit records. Not written anywhere."""
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+
+from calsync.core.errors import ConfigurationError
+from calsync.domain import integration_values as values
+from calsync.domain.contract import field_problems
 
 
 class ClientDisplay(StrEnum):
@@ -70,34 +76,67 @@ class SyncWindow(BaseModel):
         return now - dt.timedelta(days=self.past_days) <= start <= now + dt.timedelta(days=self.future_days)
 
 
+def _entering(check: values.Check) -> AfterValidator:
+    return AfterValidator(values.when_entering(check))
+
+
+_Id = Annotated[str, _entering(values.matches(values.IDENTIFIER, "an identifier: letters, digits, ._:@- (≤ 128)"))]
+_Label = Annotated[str, _entering(values.single_line())]
+
+
 class Integration(BaseModel):
-    """One clinician's connection to one calendar."""
+    """One clinician's connection to one calendar.
+
+    Every value is checked as it enters (``calsync.domain.integration_values``): built here, and again
+    by the store before it is written; one read back from the table is taken as it was stored."""
 
     model_config = ConfigDict(extra="forbid")
 
-    integration_id: str
-    tenant_id: str
-    practitioner_id: str
+    integration_id: Annotated[str, _entering(values.matches(values.INTEGRATION_ID,
+                                                              "letters, digits, _.:@- (≤ 128)"))]
+    tenant_id: _Id
+    practitioner_id: Annotated[str, _entering(values.matches(values.OWNER,
+                                                              "an identifier, or practice:<identifier>"))]
     provider: Provider
     calendar_id: str = Field(description="CalDAV collection URL, Google calendar id, or Graph calendar id")
     direction: Direction = Direction.PUSH
     window: SyncWindow = SyncWindow()
     privacy: PrivacySettings = PrivacySettings()
-    practice_filter: frozenset[str] = frozenset()
-    practice_scope: str | None = Field(
+    practice_filter: Annotated[frozenset[str], _entering(values.matches(values.IDENTIFIER, "practice ids"))] = (
+        frozenset())
+    practice_scope: _Id | None = Field(
         default=None,
         description="When set, the integration follows every appointment of this practice (front-desk "
         "feeds) instead of the practitioner's own",
     )
-    location_filter: frozenset[str] = Field(
+    location_filter: Annotated[frozenset[str], _entering(values.single_line())] = Field(
         default=frozenset(), description="Location names to include (empty: all); for per-location feeds"
     )
     status: IntegrationStatus = IntegrationStatus.PENDING
-    status_reason: str | None = None
+    status_reason: _Label | None = None
     last_synced_at: dt.datetime | None = None
-    last_error: str | None = None
-    secret_ref: str | None = Field(default=None, description="Secrets Manager ARN or name holding credentials")
-    options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings")
+    last_error: _Label | None = None
+    secret_ref: Annotated[str, _entering(values.matches(values.SECRET_REF, "a Secrets Manager name or ARN"))] | None = (
+        Field(default=None, description="Secrets Manager ARN or name holding credentials"))
+    account: Annotated[str, _entering(values.single_line())] | None = Field(
+        default=None, max_length=320, description="The calendar account's address (e.g. clinician@clinic.example): "
+        "which kind of destination it is, for the practice's privacy policy")
+    options: dict[str, str] = Field(default_factory=dict, description="Provider-specific, non-secret settings "
+                                    "(an allowlist per provider: calsync.domain.integration_values.OPTIONS)")
+
+    @model_validator(mode="after")
+    def _provider_values(self, info: ValidationInfo) -> Integration:
+        """The calendar id and the options, which depend on the provider."""
+        if not values.entering(info):
+            return self
+        problems = values.option_problems(self.provider.value, self.options)
+        try:
+            values.CALENDAR_IDS[self.provider.value](self.calendar_id)
+        except ValueError as error:
+            problems.insert(0, f"calendar_id: {error}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def subscribes_to(self, practitioner_id: str, practice_id: str, location_name: str | None) -> bool:
         """Whether an appointment with these attributes belongs on this integration's calendar."""
@@ -121,3 +160,20 @@ class Integration(BaseModel):
     @property
     def accepts_pushes(self) -> bool:
         return self.direction.pushes and self.status in (IntegrationStatus.PENDING, IntegrationStatus.ACTIVE)
+
+
+def checked(integration: Integration) -> Integration:
+    """``integration`` validated again, as it is about to be stored (a field may have been set after it
+    was built)."""
+    return validated(integration.model_dump())
+
+
+def validated(fields: Mapping[str, Any]) -> Integration:
+    """An integration from ``fields``; :class:`ConfigurationError` names each bad field and why, never a
+    value (pydantic's own message would quote it)."""
+    try:
+        return Integration.model_validate(fields)
+    except ValidationError as error:
+        problems = field_problems(error, whole="integration")
+        raise ConfigurationError("invalid integration settings: "
+                                 + "; ".join(f"{path}: {reason}" for path, reason in problems)) from None

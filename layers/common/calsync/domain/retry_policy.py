@@ -10,9 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from calsync.core.errors import ProviderConflictError, ProviderError, ProviderRateLimitedError
+
 DELAYS_SECONDS = (60, 300, 900, 1800, 3600)
 MAX_RETRIES = len(DELAYS_SECONDS)
 JITTER = 0.1
+RETRY_REASONS = ("rate_limited", "unavailable", "conflict")
+"""Why a retry was scheduled, as a closed set (a metric dimension: the provider's own codes are not)."""
 
 
 def next_attempt(failures: int, now: dt.datetime, retry_after: float | None = None,
@@ -26,3 +30,12 @@ def next_attempt(failures: int, now: dt.datetime, retry_after: float | None = No
     jitter = (rng or random).uniform(-JITTER, JITTER) * base
     delay = max(base + jitter, retry_after or 0.0)
     return now + dt.timedelta(seconds=delay)
+
+
+def retry_reason(error: ProviderError) -> str:
+    """The :data:`RETRY_REASONS` entry of a retryable error: throttled, down or slow, or a lost etag race."""
+    if isinstance(error, ProviderRateLimitedError):
+        return "rate_limited"
+    if isinstance(error, ProviderConflictError):
+        return "conflict"
+    return "unavailable"

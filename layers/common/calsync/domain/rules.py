@@ -23,6 +23,7 @@ from calsync.domain.contract import AppointmentChanged, appointment_key
 from calsync.domain.event import CalendarEvent
 from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.domain.model import Integration, IntegrationStatus
+from calsync.domain.policy import DestinationKind, PrivacyPolicy, destination_kind
 from calsync.domain.privacy import content_hash, render
 
 CALENDAR_GONE = "calendar_gone"
@@ -51,9 +52,14 @@ def wants(integration: Integration, appointment: AppointmentChanged, now: dt.dat
     )
 
 
-def desired(integration: Integration, appointment: AppointmentChanged, now: dt.datetime) -> CalendarEvent | None:
-    """What the calendar should show for ``appointment``: its rendering, or None (nothing at all)."""
-    return render(appointment, integration.privacy) if wants(integration, appointment, now) else None
+def desired(integration: Integration, appointment: AppointmentChanged, now: dt.datetime,
+            policy: PrivacyPolicy | None = None) -> CalendarEvent | None:
+    """What the calendar should show for ``appointment``: its rendering under the practice's ``policy`` and
+    the clinician's settings, or None (nothing at all)."""
+    if not wants(integration, appointment, now):
+        return None
+    destination = destination_kind(integration, policy) if policy is not None else DestinationKind.CONSUMER
+    return render(appointment, integration.privacy, policy=policy, destination=destination, now=now)
 
 
 def never_written(entry: LedgerEntry) -> bool:
@@ -110,7 +116,7 @@ def held_back(integration: Integration, entry: LedgerEntry, probe: bool) -> Outc
 
 
 def drift(integration: Integration, appointment: AppointmentChanged, entry: LedgerEntry | None,
-          now: dt.datetime) -> str | None:
+          now: dt.datetime, policy: PrivacyPolicy | None = None) -> str | None:
     """Why this integration's calendar is behind ``appointment`` (the latest snapshot), or None when it
     is in step or another path owns the item. The gap sweep's question; the same rules as a sync.
 
@@ -129,7 +135,7 @@ def drift(integration: Integration, appointment: AppointmentChanged, entry: Ledg
         return "interrupted"
     if superseded(entry, appointment):
         return None  # the ledger is ahead of this snapshot's reader
-    shown = desired(integration, appointment, now)
+    shown = desired(integration, appointment, now, policy)
     if never_written(entry) and shown is None:
         return None
     if in_step(entry, content_hash(shown)):

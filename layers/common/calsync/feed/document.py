@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from calsync.domain.feed import FeedState
+from calsync.domain.text import printable
 from calsync.formats.vtimezone import vtimezone
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 """Part of every ETag: bump it when the document's layout changes so subscribers refetch."""
 
 REFRESH_INTERVAL = dt.timedelta(minutes=30)
@@ -84,12 +85,17 @@ def _header(name: str, zones: tuple[str, ...], first_year: int, last_year: int) 
     calendar.add("prodid", PRODID)
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", name)
-    calendar.add("x-wr-calname", name)
+    # The name was checked when the feed was stored; one stored before that check may still hold a
+    # control character, and icalendar writes NAME and X-WR-CALNAME unescaped (its own guard against a
+    # line break is an assert, gone under python -O): printable() and vText escaping make any name safe.
+    shown = icalendar.vText(printable(name))
+    calendar.add("name", shown)
+    calendar.add("x-wr-calname", shown)
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(REFRESH_INTERVAL))
     text: str = calendar.to_ical().decode("utf-8")
-    assert text.endswith(FOOTER)
+    if not text.endswith(FOOTER):
+        raise ValueError("the calendar header did not render as one VCALENDAR")
     timezones = [vtimezone(zone, dt.date(first_year, 1, 1), dt.date(last_year, 12, 31)) for zone in zones]
     return "".join((text[: -len(FOOTER)], *timezones))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from calsync.core.errors import ProviderConflictError
+from calsync.domain import integration_values
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
@@ -25,7 +26,7 @@ from calsync.store import feeds
 from calsync.store.appointments import utc_key
 
 NAME = "ics"
-FEED_NAME_OPTION = "feed_name"
+FEED_NAME_OPTION = integration_values.FEED_NAME
 DEFAULT_FEED_NAME = "Appointments"
 WRITE_ATTEMPTS = 3
 

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey
+from calsync.domain.text import printable
 from calsync.formats.clock import zoned
 from calsync.formats.vtimezone import vtimezone
 
@@ -41,12 +42,14 @@ def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:
         zone = ZoneInfo(event.timezone)
         vevent.add("dtstart", zoned(event.start, zone))
         vevent.add("dtend", zoned(event.end, zone))
-    vevent.add("summary", event.summary)
-    vevent.add("description", event.description)
+    # printable(): the contract already refuses control characters; this keeps any that got past it
+    # (a value stored before the rule) out of the content lines, where icalendar would write them raw
+    vevent.add("summary", printable(event.summary))
+    vevent.add("description", printable(event.description, keep_line_breaks=True))
     if event.location:
-        vevent.add("location", event.location)
+        vevent.add("location", printable(event.location))
     if event.url:
-        vevent.add("url", event.url)
+        vevent.add("url", printable(event.url).replace(" ", "%20"))
     vevent.add("class", "PRIVATE" if event.private else "PUBLIC")
     vevent.add("transp", "OPAQUE")
     vevent.add("status", "CONFIRMED")

@@ -119,7 +119,7 @@ class GoogleTokenSource(CachedTokenSource):
         from google.auth.exceptions import RefreshError, TransportError
         from google.oauth2.credentials import Credentials
 
-        stored = secret.load(PROVIDER, self._integration.secret_ref)
+        stored = secret.load(PROVIDER, self._integration.tenant_id, self._integration.secret_ref)
         refresh_token = stored.value.get("refresh_token")
         if not isinstance(refresh_token, str) or not refresh_token:
             raise token_error(PROVIDER, "invalid_grant")  # nothing to refresh with: consent is needed

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from calsync.core.errors import ConfigurationError, ProviderError, ProviderUnavailableError
+from calsync.domain import integration_values
 from calsync.domain.model import Integration
 from calsync.http.outcomes import retry_after_seconds, token_error
 from calsync.oauth import token_secret as secret
@@ -34,7 +35,7 @@ from calsync.oauth.source import CachedTokenSource
 
 PROVIDER = "microsoft"
 LOGIN_BASE = "https://login.microsoftonline.com"
-TENANT_OPTION = "tenant_id"
+TENANT_OPTION = integration_values.MICROSOFT_TENANT
 DELEGATED_SCOPES = ("https://graph.microsoft.com/Calendars.ReadWrite",)
 APPLICATION_SCOPES = ("https://graph.microsoft.com/.default",)
 CACHE_FIELD = "msal_cache"
@@ -110,7 +111,7 @@ class MicrosoftTokenSource(CachedTokenSource):
     def _obtain(self, force: bool) -> AccessToken:
         from msal.exceptions import MsalServiceError
 
-        stored = secret.load(PROVIDER, self._integration.secret_ref)
+        stored = secret.load(PROVIDER, self._integration.tenant_id, self._integration.secret_ref)
         credentials = secret.client_credentials(PROVIDER, self._integration, stored)
         self._http.reset()
         try:

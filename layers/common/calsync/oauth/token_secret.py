@@ -28,30 +28,37 @@ from typing import Any
 from calsync.aws import secret_store as secrets
 from calsync.core.errors import ConfigurationError, ProviderAuthError, ProviderUnavailableError
 from calsync.core.observability import logger
+from calsync.domain import integration_values
 from calsync.domain.model import Integration
 
 PENDING_STAGE = "CALSYNC_PENDING"
-APP_SECRET_OPTION = "app_secret_ref"  # noqa: S105 - an option name
+APP_SECRET_OPTION = integration_values.APP_SECRET_REF
 
 
 @dataclass(frozen=True)
 class StoredSecret:
+    tenant_id: str
     ref: str
     value: dict[str, Any]
     version_id: str
 
 
-def load(provider: str, ref: str | None) -> StoredSecret:
-    """The current version of the secret, straight from Secrets Manager (a refresh needs the latest)."""
+def load(provider: str, tenant_id: str, ref: str | None) -> StoredSecret:
+    """The current version of the secret, straight from Secrets Manager (a refresh needs the latest).
+    ``ref`` must be one of ``tenant_id``'s secrets (``calsync.aws.secret_store.client_for``)."""
     from botocore.exceptions import BotoCoreError, ClientError  # botocore is loaded by then anyway
 
     if not ref:
         raise ConfigurationError(f"{provider} integration has no secret reference")
+    client = secrets.client_for(tenant_id, ref)
     try:
-        response = secrets.client().get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")
+        response = client.get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        code = error.response.get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
             raise ProviderAuthError(provider, "credentials_missing") from None
+        if code == "AccessDeniedException":  # the secret's name or tag does not match its tenant
+            raise ProviderAuthError(provider, secrets.ACCESS_DENIED) from None
         raise ProviderUnavailableError(provider, "secret_store_unavailable") from None
     except BotoCoreError:
         raise ProviderUnavailableError(provider, "secret_store_unavailable") from None
@@ -61,7 +68,7 @@ def load(provider: str, ref: str | None) -> StoredSecret:
         raise ConfigurationError("secret is not a JSON object") from None
     if not isinstance(value, dict):
         raise ConfigurationError("secret is not a JSON object")
-    return StoredSecret(ref=ref, value=value, version_id=response["VersionId"])
+    return StoredSecret(tenant_id=tenant_id, ref=ref, value=value, version_id=response["VersionId"])
 
 
 def swap(stored: StoredSecret, value: dict[str, Any]) -> bool:
@@ -69,7 +76,7 @@ def swap(stored: StoredSecret, value: dict[str, Any]) -> bool:
     first (or Secrets Manager failed: the tokens in hand are still good, only their persistence is lost)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = secrets.client()
+    client = secrets.client_for(stored.tenant_id, stored.ref)
     try:
         put = client.put_secret_value(SecretId=stored.ref, SecretString=json.dumps(value, sort_keys=True),
                                       VersionStages=[PENDING_STAGE])
@@ -89,7 +96,7 @@ def swap(stored: StoredSecret, value: dict[str, Any]) -> bool:
     return True
 
 
-def replace(ref: str, value: dict[str, Any]) -> None:
+def replace(tenant_id: str, ref: str, value: dict[str, Any]) -> None:
     """Stores new consent (a reconnect) whatever version is current, through the same two steps as
     :func:`swap`, so any refresh still in flight from the old version loses its compare-and-swap.
 
@@ -100,7 +107,7 @@ def replace(ref: str, value: dict[str, Any]) -> None:
     from calsync.oauth import memory
 
     memory.drop_secret(ref)
-    client = secrets.client()
+    client = secrets.client_for(tenant_id, ref)
     for _attempt in range(5):
         stages = client.describe_secret(SecretId=ref).get("VersionIdsToStages", {})
         current = next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
@@ -108,20 +115,21 @@ def replace(ref: str, value: dict[str, Any]) -> None:
             client.put_secret_value(SecretId=ref, SecretString=json.dumps(value, sort_keys=True))
             secrets.forget(ref)
             return
-        if swap(StoredSecret(ref=ref, value={}, version_id=current), value):
+        if swap(StoredSecret(tenant_id=tenant_id, ref=ref, value={}, version_id=current), value):
             return
     raise ProviderUnavailableError("secrets", "secret_write_contended")
 
 
 def client_credentials(provider: str, integration: Integration, stored: StoredSecret) -> tuple[str, str]:
-    """The OAuth client id and secret: from the integration's secret, else from the shared app secret."""
+    """The OAuth client id and secret: from the integration's secret, else from the app secret its
+    ``app_secret_ref`` option names, which must be one of the same tenant's secrets too."""
     values: dict[str, Any] = stored.value
     if not (values.get("client_id") and values.get("client_secret")):
         app_ref = integration.options.get(APP_SECRET_OPTION)
         if app_ref:
             from calsync.core.settings import get_settings
 
-            values = {**secrets.read(app_ref, get_settings().secret_cache_seconds), **values}
+            values = {**secrets.read(integration.tenant_id, app_ref, get_settings().secret_cache_seconds), **values}
     client_id, client_secret = values.get("client_id"), values.get("client_secret")
     if not (isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret):
         raise ConfigurationError(f"{provider} secret needs client_id and client_secret")

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from calsync.core.errors import ConfigurationError, ProviderAuthError, ProviderConflictError, ProviderError
+from calsync.domain import integration_values
 from calsync.domain.event import MARKER_PROPERTY, CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats.clock import zoned
@@ -46,9 +47,9 @@ from calsync.providers.batching import FALLBACK, Outcome, Write
 
 NAME = "microsoft"
 API_BASE = "https://graph.microsoft.com/v1.0"
-MODE_OPTION = "graph_mode"
-USER_OPTION = "graph_user_id"
-DELEGATED, ORGANISATION = "delegated", "organisation"
+MODE_OPTION = integration_values.GRAPH_MODE
+USER_OPTION = integration_values.GRAPH_USER_ID
+DELEGATED, ORGANISATION = integration_values.GRAPH_MODES
 PROPERTY_SET = "270ea0cf-b85d-48b5-9693-c303e2a03b41"
 MARKER_ID = f"String {{{PROPERTY_SET}}} Name {MARKER_PROPERTY}"
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC", outlook.body-content-type="text"'

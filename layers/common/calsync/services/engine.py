@@ -30,11 +30,12 @@ from functools import lru_cache, partial
 
 from calsync.core import snapshot
 from calsync.core.errors import LeaseBusyError, ProviderError
-from calsync.core.observability import Metric, count, logger, seconds
+from calsync.core.observability import Metric, count, count_by, logger, seconds_by
 from calsync.core.settings import get_settings
-from calsync.domain import rules
+from calsync.domain import retry_policy, rules
 from calsync.domain.contract import AppointmentChanged
-from calsync.domain.event import EventKey, Written
+from calsync.domain.disclosure import disclosure
+from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.domain.privacy import content_hash
@@ -186,7 +187,8 @@ class Engine:
                 count(Metric.SYNC_PARKED)
             return held
 
-        desired = rules.desired(integration, appointment, now) if wanted else None
+        policy = self.ports.policies.for_tenant(appointment.tenant_id)
+        desired = rules.desired(integration, appointment, now, policy) if wanted else None
         digest = content_hash(desired)
         if rules.in_step(entry, digest):
             assert entry.state is not None  # in step means synced or removed
@@ -212,18 +214,32 @@ class Engine:
                 count(Metric.APPOINTMENT_SYNCED)
                 outcome = Outcome.WRITTEN
         except ProviderError as error:
-            return self._failed(integration, entry, error, now)
-        seconds(Metric.SYNC_LAG_SECONDS, max(0.0, (dt.datetime.now(dt.UTC) - appointment.updated_at).total_seconds()))
+            failure = self._failed(integration, entry, error, now)
+            if desired is not None:  # the content was sent, and may have been received
+                self._disclosed(integration, appointment, desired, failure, now)
+            return failure
+        if desired is not None:
+            self._disclosed(integration, appointment, desired, outcome, now)
+        seconds_by(Metric.SYNC_LAG_SECONDS, "provider", integration.provider.value,
+                   max(0.0, (dt.datetime.now(dt.UTC) - appointment.updated_at).total_seconds()))
         return outcome
+
+    def _disclosed(self, integration: Integration, appointment: AppointmentChanged, event: CalendarEvent,
+                   outcome: Outcome, now: dt.datetime) -> None:
+        """Accounts for a write of rendered content to a calendar outside calsync (HIPAA accounting of
+        disclosures). If the record cannot be kept this raises, the item stays uncertain and the change
+        is retried: no write goes unrecorded."""
+        self.ports.audit.record(disclosure(integration, appointment, event, outcome.value, now))
 
     def _failed(self, integration: Integration, entry: LedgerEntry, error: ProviderError, now: dt.datetime) -> Outcome:
         log_keys = {"integration_id": integration.integration_id, "provider": error.provider,
-                    "reason": error.reason, "status": error.status}
+                    "reason": error.reason, "status": error.status,
+                    "appointment_id": entry.appointment_key.partition("#")[2]}
         count(Metric.SYNC_FAILED)
         failure = rules.failed(entry, error, now)
         match failure.outcome:
             case Outcome.RETRY:
-                count(Metric.SYNC_RETRY_SCHEDULED)
+                count_by(Metric.SYNC_RETRY_SCHEDULED, "reason", retry_policy.retry_reason(error))
                 logger.warning("sync failed, retry scheduled", extra={**log_keys, "attempt": entry.attempts})
             case Outcome.PARKED:
                 count(Metric.SYNC_PARKED)
@@ -265,11 +281,12 @@ FAN_OUT = fanout.ThreadPool()
 @lru_cache(maxsize=1)
 def default() -> Engine:
     """The engine over DynamoDB, the real providers and announced status changes."""
-    from calsync.services import recovery, writers
-    from calsync.store import appointments, integrations, ledger
+    from calsync.services import policies, recovery, writers
+    from calsync.store import appointments, disclosures, integrations, ledger
 
     return Engine(SyncPorts(appointments=appointments, ledger=ledger, integrations=integrations, writers=writers,
-                            health=recovery, lease_seconds=get_settings().lease_seconds, fan_out=FAN_OUT))
+                            health=recovery, audit=disclosures, lease_seconds=get_settings().lease_seconds,
+                            policies=policies, fan_out=FAN_OUT))
 
 
 def handle_change(appointment: AppointmentChanged, now: dt.datetime | None = None) -> ChangeResult:

@@ -15,7 +15,7 @@ from calsync.aws import feed_bodies
 from calsync.core.errors import CalSyncError
 from calsync.core.settings import get_settings
 from calsync.domain.feed import FeedToken, IssuedToken
-from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider, SyncWindow
+from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider, SyncWindow, validated
 from calsync.feed import tokens
 from calsync.feed.target import FEED_NAME_OPTION, feed_name
 from calsync.services import engine, recovery, status
@@ -58,18 +58,18 @@ def create_feed(tenant_id: str, practitioner_id: str | None = None, *, practice_
     if (practitioner_id is None) == (practice_id is None):
         raise ValueError("give exactly one of practitioner_id and practice_id")
     feed_id = "feed_" + secrets.token_hex(10)
-    integration = Integration(
-        integration_id=feed_id,
-        tenant_id=tenant_id,
-        practitioner_id=practitioner_id or f"practice:{practice_id}",
-        provider=Provider.ICS,
-        calendar_id=feed_id,
-        window=window or SyncWindow(),
-        privacy=privacy or PrivacySettings(),
-        practice_scope=practice_id,
-        location_filter=locations,
-        options={FEED_NAME_OPTION: name} if name else {},
-    )
+    integration = validated({  # every value checked here, before anything is stored
+        "integration_id": feed_id,
+        "tenant_id": tenant_id,
+        "practitioner_id": practitioner_id or f"practice:{practice_id}",
+        "provider": Provider.ICS,
+        "calendar_id": feed_id,
+        "window": window or SyncWindow(),
+        "privacy": privacy or PrivacySettings(),
+        "practice_scope": practice_id,
+        "location_filter": locations,
+        "options": {FEED_NAME_OPTION: name} if name else {},
+    })
     integrations.put(integration)
     now = _now()
     feeds.touch(feed_id, tenant_id, feed_name(integration), integration.window.past_days,

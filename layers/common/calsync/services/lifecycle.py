@@ -22,6 +22,7 @@ from typing import Any
 
 from calsync.aws import secret_store as secrets
 from calsync.core.errors import ConfigurationError
+from calsync.domain import secret_names
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.oauth import token_secret as oauth_secret
 from calsync.services import recovery, status, sweeper, writers
@@ -42,8 +43,20 @@ def _load(integration_id: str) -> Integration:
     return integration
 
 
+def _check_secrets(integration: Integration) -> None:
+    """Refuses a record whose secret references are not its own tenant's (``calsync.domain.secret_names``);
+    the same check guards every Secrets Manager call, this one only reports it where the record comes in."""
+    for ref in (integration.secret_ref, integration.options.get(oauth_secret.APP_SECRET_OPTION)):
+        if ref:
+            try:
+                secret_names.owner_segment(integration.tenant_id, ref)
+            except secret_names.SecretOutsideTenant as error:
+                raise ConfigurationError(f"integration {integration.integration_id}: {error}") from None
+
+
 def connect(integration: Integration, now: dt.datetime | None = None) -> None:
     """Stores a new integration as ``pending`` and schedules its first sync (the whole window)."""
+    _check_secrets(integration)
     integrations.put(integration.model_copy(update={"status": IntegrationStatus.PENDING, "status_reason": None}))
     recovery.schedule_resync(integration.integration_id, _now(now))
 
@@ -92,7 +105,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
             raise ConfigurationError(f"integration {integration_id} has no secret reference")
         # the same compare-and-swap path token refreshes use, so a refresh still in flight from the old
         # consent cannot overwrite the new one (and cached access tokens of the old consent are dropped)
-        oauth_secret.replace(integration.secret_ref, secret)
+        oauth_secret.replace(integration.tenant_id, integration.secret_ref, secret)
     writers.forget(integration_id)  # warm provider instances hold the old credentials
     previous = integration.status
     if previous is IntegrationStatus.ERROR:
@@ -108,6 +121,7 @@ def reconnect(integration_id: str, secret: dict[str, Any] | None = None,
 def update(integration: Integration, now: dt.datetime | None = None) -> None:
     """Stores new settings (keeping the stored status) and, when what a calendar shows may change,
     schedules the rewrite of everything already pushed."""
+    _check_secrets(integration)
     stored = _load(integration.integration_id)
     runtime = {"status": stored.status, "status_reason": stored.status_reason,
                "last_synced_at": stored.last_synced_at, "last_error": stored.last_error}

@@ -1,9 +1,9 @@
 """What the sync engine needs from the rest of calsync, as small protocols.
 
-The deployed engine gets the DynamoDB store modules (``calsync.store.*``), the provider registry
-(``calsync.services.writers``) and the status transitions (``calsync.services.recovery``) — modules
-satisfy these protocols as they are. Tests give it in-memory stand-ins instead, so the engine's
-decisions can be exercised without DynamoDB or a calendar server.
+The deployed engine gets the DynamoDB store modules (``calsync.store.*``, the disclosure audit included),
+the provider registry (``calsync.services.writers``) and the status transitions
+(``calsync.services.recovery``) — modules satisfy these protocols as they are. Tests give it in-memory
+stand-ins instead, so the engine's decisions can be exercised without DynamoDB or a calendar server.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from calsync.domain.contract import AppointmentChanged
+from calsync.domain.disclosure import Disclosure
 from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration
+from calsync.domain.policy import PrivacyPolicy
 from calsync.providers.base import CalendarProvider
 from calsync.services.fanout import IN_LINE, FanOut
 
@@ -86,6 +88,21 @@ class IntegrationHealth(Protocol):
         ...
 
 
+class DisclosureLog(Protocol):
+    """The accounting of disclosures: append-only."""
+
+    def record(self, disclosure: Disclosure) -> None:
+        """Appends one record; raises when it could not be kept (the change is then retried, so no write
+        to a calendar goes unrecorded)."""
+        ...
+
+
+class PolicySource(Protocol):
+    def for_tenant(self, tenant_id: str) -> PrivacyPolicy | None:
+        """The practice's privacy policy (None: it has none)."""
+        ...
+
+
 @dataclass(frozen=True)
 class SyncPorts:
     appointments: AppointmentStore
@@ -93,7 +110,9 @@ class SyncPorts:
     integrations: IntegrationStore
     writers: Writers
     health: IntegrationHealth
+    audit: DisclosureLog
     lease_seconds: int
+    policies: PolicySource
     fan_out: FanOut = IN_LINE
     """How the syncs of one change run: side by side in the deployed engine (``fanout.ThreadPool``),
     one after another unless told otherwise."""

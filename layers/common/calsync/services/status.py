@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from calsync.aws import bus
-from calsync.core.observability import logger
+from calsync.core.observability import Metric, count_by, logger
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.store import integrations
 
@@ -23,7 +23,9 @@ def change(integration: Integration, status: IntegrationStatus, reason: str | No
     if not integrations.set_status(integration.integration_id, status, reason, expected=expected):
         return False
     integration.status, integration.status_reason = status, reason
+    count_by(Metric.INTEGRATION_STATUS_CHANGED, "status", status.value)
     logger.info("integration status changed", extra={"integration_id": integration.integration_id,
+                                                      "tenant_id": integration.tenant_id,
                                                       "from_status": previous.value, "to_status": status.value,
                                                       "reason": reason})
     bus.publish(DETAIL_TYPE, {

@@ -1,11 +1,11 @@
 """What each function needs for its invocations, made once at init, so the first invocation costs what a warm
 one does. Each handler calls its function at import (the feed's is ``calsync.feed.cache.warm``).
 
-Every change needs the deployed engine, the DynamoDB client (one, for every table), Secrets Manager's client
-and the pooled HTTP clients: those are always made at init. Each provider module, with its OAuth library
-(google-auth, msal) and iCalendar, is needed by the changes to that kind of calendar only: made at init when
-the init is the one a SnapStart snapshot captures (it then costs no request at all), else on first use, so
-an environment that never writes to Outlook never pays for msal.
+Every change needs the deployed engine, the DynamoDB client (one, for every table), the STS client that opens
+each tenant's secrets session and the pooled HTTP clients: those are always made at init. Each provider
+module, with its OAuth library (google-auth, msal) and iCalendar, is needed by the changes to that kind of
+calendar only: made at init when the init is the one a SnapStart snapshot captures (it then costs no request
+at all), else on first use, so an environment that never writes to Outlook never pays for msal.
 
 Nothing here sends a request: clients are created, no connection is opened (``calsync.core.snapshot``).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from calsync.aws import secret_store
+from calsync.aws import tenant_session
 from calsync.core import snapshot
 from calsync.http.bearer import shared_client
 from calsync.services import engine
@@ -33,7 +33,7 @@ def changes(everything: bool | None = None) -> None:
     and their libraries too (by default, when a snapshot is being captured)."""
     engine.default()
     tables.warm()
-    secret_store.client()
+    tenant_session.warm()
     for provider in POOLED_CLIENTS:
         shared_client(provider)
     if snapshot.capturing() if everything is None else everything:

@@ -17,6 +17,7 @@ from calsync.core.settings import get_settings
 from calsync.domain.model import Integration, Provider
 from calsync.http.bearer import TokenSource
 from calsync.providers.base import CalendarProvider
+from calsync.services.provider_log import LoggedProvider
 
 Factory = Callable[[Integration], CalendarProvider]
 
@@ -29,7 +30,7 @@ def caldav_credentials(integration: Integration) -> tuple[str, str]:
     """The CalDAV username and app-specific password in the integration's secret."""
     if not integration.secret_ref:
         raise ConfigurationError("caldav integration has no secret reference")
-    secret = secret_store.read(integration.secret_ref, get_settings().secret_cache_seconds)
+    secret = secret_store.read(integration.tenant_id, integration.secret_ref, get_settings().secret_cache_seconds)
     username, password = secret.get("username"), secret.get("password")
     if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise ConfigurationError("caldav secret needs username and password")
@@ -89,13 +90,14 @@ _FACTORIES: dict[Provider, Factory] = {
 
 
 def provider_for(integration: Integration) -> CalendarProvider:
-    """The (warm) provider instance for this integration and its current calendar."""
+    """The (warm) provider instance for this integration and its current calendar, each write logged
+    with its duration (``provider_log``)."""
     cache_key = (integration.integration_id, integration.calendar_id)
     with _lock:
         instance = _instances.get(cache_key)
         if instance is None:
             factory = _overrides.get(integration.provider) or _FACTORIES[integration.provider]
-            instance = _instances[cache_key] = factory(integration)
+            instance = _instances[cache_key] = LoggedProvider(factory(integration), integration)
         return instance
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain.contract import AppointmentChanged, appointment_key
+from calsync.domain.contract import AppointmentChanged, appointment_key, parse_stored
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
 from calsync.store._paging import one_page
@@ -226,4 +226,18 @@ def _pack(appointment: AppointmentChanged) -> bytes:
 
 
 def _unpack(blob: bytes) -> AppointmentChanged:
-    return AppointmentChanged.model_validate_json(zlib.decompress(blob))
+    return parse_stored(zlib.decompress(blob))
+
+
+def count_window(owner_key: str, start: dt.datetime, end: dt.datetime) -> int:
+    """How many appointments :func:`window_page` walks for ``owner_key`` between ``start`` and ``end`` (by
+    start month; a counting Query of the keys-only index)."""
+    tenant_id, _, owner = owner_key.partition("#")
+    months = (month_key(start), month_key(end))
+    with translated("Query"):
+        if owner.startswith("practice:"):
+            return int(AppointmentItem.by_practice.count(
+                practice_key(tenant_id, owner.removeprefix("practice:")),
+                range_key_condition=ByPracticeIndex.start_month.between(*months)))
+        return int(AppointmentItem.by_practitioner.count(
+            owner_key, range_key_condition=ByPractitionerIndex.start_month.between(*months)))

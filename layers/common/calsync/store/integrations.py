@@ -9,9 +9,11 @@ import time
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain.model import Integration, IntegrationStatus
+from calsync.domain.integration_values import STORED
+from calsync.domain.model import Integration, IntegrationStatus, checked
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.appointments import practitioner_key
 from calsync.store.tables import IntegrationItem
 
@@ -27,12 +29,15 @@ def _to_domain(item: IntegrationItem) -> Integration:
             "status_reason": item.status_reason,
             "last_synced_at": _time.moment(item.last_synced_at),
             "last_error": item.last_error,
-        }
+        },
+        context={STORED: True},  # as stored: one written before today's rules must still sync
     )
 
 
 def put(integration: Integration) -> None:
-    """Creates or replaces an integration (settings and status)."""
+    """Creates or replaces an integration (settings and status). Its values are checked once more here
+    (a field may have been set after it was built): a bad one is refused now, never met when serving."""
+    integration = checked(integration)
     config = integration.model_dump(mode="json", exclude=_RUNTIME_FIELDS)
     item = IntegrationItem(
         integration.integration_id,
@@ -43,6 +48,7 @@ def put(integration: Integration) -> None:
         status_changed_at=int(time.time()),
         last_synced_at=_time.epoch(integration.last_synced_at) if integration.last_synced_at else None,
         last_error=integration.last_error,
+        tenant_id=integration.tenant_id,
     )
     with translated("PutItem"):
         item.save()
@@ -54,6 +60,15 @@ def get(integration_id: str) -> Integration | None:
             return _to_domain(IntegrationItem.get(integration_id, consistent_read=True))
         except IntegrationItem.DoesNotExist:
             return None
+
+
+def of_tenant(tenant_id: str, after: str | None = None, limit: int = 100) -> tuple[list[str], str | None]:
+    """One page of a tenant's integration ids, and where the next page starts (None: the last one)."""
+    start = {"tenant_id": {"S": tenant_id}, "integration_id": {"S": after}} if after else None
+    with translated("Query"):
+        items, last = one_page(IntegrationItem.by_tenant.query(tenant_id, last_evaluated_key=start,
+                                                               page_size=max(1, limit)), IntegrationItem)
+    return [item.integration_id for item in items], (last["integration_id"]["S"] if last else None)
 
 
 def subscribed_to(tenant_id: str, practitioner_id: str, practice_id: str) -> list[Integration]:
@@ -112,3 +127,17 @@ def set_status(integration_id: str, status: IntegrationStatus, reason: str | Non
             return False
         raise
     return True
+
+
+def scan_page(after: str | None, limit: int, tenant_id: str | None = None) -> tuple[list[Integration], str | None]:
+    """One page of every integration (of one tenant, when given), in no particular order: at most ``limit``
+    items read, and the id to resume after (None: the walk is done). For the sweeper's passes over all
+    integrations and the operator's status table."""
+    # an integration always has an owner key; other items of the table (a practice's policy) have none
+    condition = (IntegrationItem.owner_key.startswith(f"{tenant_id}#") if tenant_id
+                 else IntegrationItem.owner_key.exists())
+    start = {"integration_id": {"S": after}} if after else None
+    with translated("Scan"):
+        items, last = one_page(IntegrationItem.scan(filter_condition=condition, last_evaluated_key=start,
+                                                    page_size=max(1, limit)), IntegrationItem)
+    return [_to_domain(item) for item in items], (last["integration_id"]["S"] if last else None)

@@ -108,12 +108,6 @@ def release(entry: LedgerEntry, owner: str, now: dt.datetime | None = None) -> N
         raise
 
 
-def integrations_holding(appointment_key: str) -> list[str]:
-    """Integration ids with a ledger item for this appointment (including removed ones)."""
-    with translated("Query"):
-        return [item.integration_id for item in LedgerItem.by_appointment.query(appointment_key)]
-
-
 def get(integration_id: str, appointment_key: str, now: dt.datetime | None = None) -> LedgerEntry | None:
     with translated("GetItem"):
         try:
@@ -155,3 +149,23 @@ def page(integration_id: str, after: str | None, limit: int, states: Sequence[Le
         items, last = one_page(LedgerItem.query(integration_id, filter_condition=condition, last_evaluated_key=start,
                                                 consistent_read=True, page_size=max(1, limit)), LedgerItem)
     return [_to_domain(item, _time.epoch(now)) for item in items], (last["appointment_key"]["S"] if last else None)
+
+
+def count(integration_id: str) -> int:
+    """How many items an integration's ledger holds (a counting Query: no item is returned)."""
+    with translated("Query"):
+        return int(LedgerItem.count(integration_id))
+
+
+def mark_uncertain(integration_id: str, appointment_key: str) -> bool:
+    """Makes the next sync of an existing item write whatever the ledger records (an operator's forced
+    resync: the calendar may have been edited by hand). False when there is no such item."""
+    try:
+        with translated("UpdateItem"):
+            LedgerItem(integration_id, appointment_key).update(actions=[LedgerItem.uncertain.set(1)],
+                                                               condition=LedgerItem.integration_id.exists())
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Six tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Seven tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -8,11 +8,12 @@ that keys, attribute types, indexes and TTL agree.
 * Ledger — per (integration, appointment): what the external calendar holds and the retry state.
 * Feeds, FeedTokens, FeedEvents — the private ICS feeds: serving state, hashed URL tokens, and each
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
+* Tenants — who may speak for each tenant (the senders whose events are applied to it).
+* Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
@@ -49,9 +50,11 @@ class _Bound:
     """Binds the models to the deployment's settings on first use, not at import: importing calsync then
     reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`.
 
-    Every model talks through one pynamodb ``Connection`` (one botocore client, one connection pool):
-    pynamodb would give each table its own, and each new botocore client loads DynamoDB's service model
-    again, tens of milliseconds that would otherwise land on the first change of a cold start."""
+    Every model talks through one botocore client (one connection pool): pynamodb would give each model its
+    own, and each new botocore client loads DynamoDB's service model again, tens of milliseconds that would
+    otherwise land on the first change of a cold start. Each model keeps its own pynamodb ``Connection`` all
+    the same, because that holds the model's view of its table (keys, indexes), and two models of one table
+    (``IntegrationItem`` and ``PolicyItem``; ``LedgerItem`` and the sweeper's items) see different indexes."""
 
     @classmethod
     def _get_connection(cls) -> Any:
@@ -61,10 +64,7 @@ class _Bound:
         if existing is not None:
             return existing
         table = super()._get_connection()  # type: ignore[misc]
-        shared = shared_connection()
-        with contextlib.suppress(ValueError):  # already known: two models share the Ledger table
-            shared.add_meta_table(table.get_meta_table())
-        table.connection = shared
+        table.connection._client = shared_connection().client  # pynamodb makes one when it has none
         return table
 
 
@@ -144,6 +144,16 @@ class ByOwnerIndex(GlobalSecondaryIndex["IntegrationItem"]):
     owner_key = UnicodeAttribute(hash_key=True)  # tenant#practitioner
 
 
+class ByTenantIndex(GlobalSecondaryIndex["IntegrationItem"]):
+    """Every integration of a tenant (a practice policy applies to all of them). Keys only."""
+
+    class Meta:
+        index_name = "by_tenant"
+        projection = KeysOnlyProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+
+
 class IntegrationItem(_Bound, Model):
     class Meta(_Meta):
         """Bound to ``Settings.integrations_table`` by :func:`bind`."""
@@ -157,21 +167,27 @@ class IntegrationItem(_Bound, Model):
     last_synced_at = NumberAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     rejections = NumberAttribute(null=True)  # writes refused for good since the last success
+    tenant_id = UnicodeAttribute(null=True)  # ``by_tenant``
 
     by_owner = ByOwnerIndex()
+    by_tenant = ByTenantIndex()
+
+
+class PolicyItem(_Bound, Model):
+    """A practice's privacy policy, kept in the Integrations table beside its integrations under a key no
+    integration can have (``~policy#<tenant>``). Same table and hash key as :class:`IntegrationItem`; not in
+    ``ALL_MODELS``."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.integrations_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)  # ~policy#<tenant>
+    policy = UnicodeAttribute()  # calsync.domain.policy.PrivacyPolicy, JSON
+    version = NumberAttribute()  # grows with every change
+    updated_at = NumberAttribute()
 
 
 # -- Ledger -------------------------------------------------------------------------------------------
-
-
-class ByAppointmentIndex(GlobalSecondaryIndex["LedgerItem"]):
-    """Every integration that holds (or held) an event for an appointment, e.g. after a reassignment."""
-
-    class Meta:
-        index_name = "by_appointment"
-        projection = KeysOnlyProjection()
-
-    appointment_key = UnicodeAttribute(hash_key=True)
 
 
 class DueIndex(GlobalSecondaryIndex["LedgerItem"]):
@@ -206,7 +222,6 @@ class LedgerItem(_Bound, Model):
     uncertain = NumberAttribute(null=True)  # 1: the calendar may hold a write the ledger does not record
     updated_at = NumberAttribute(null=True)
 
-    by_appointment = ByAppointmentIndex()
     due = DueIndex()
 
 
@@ -356,19 +371,59 @@ class FeedEventItem(_Bound, Model):
     by_start = ByStartIndex()
 
 
+# -- Tenants ------------------------------------------------------------------------------------------
+
+
+class TenantItem(_Bound, Model):
+    """Who may speak for one tenant: the senders (EventBridge ``account`` and ``source``) whose
+    ``Appointment Changed`` events are applied to it (``calsync.services.senders``)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.tenants_table`` by :func:`bind`."""
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    senders = UnicodeSetAttribute(null=True)  # "<account> <source>", e.g. "123456789012 ehr.example"
+
+
+# -- Disclosures ----------------------------------------------------------------------------------------
+
+
+class DisclosureItem(_Bound, Model):
+    """One write of rendered content to a calendar (``calsync.domain.disclosure``). Appended with a key
+    that cannot exist yet and never changed: the functions may only put items into this table, and the
+    table's resource policy refuses every update and delete (template.yaml). Expires after the retention."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.disclosures_table`` by :func:`bind`."""
+
+    pk = UnicodeAttribute(hash_key=True)  # tenant#client: one patient's accounting is one Query
+    sk = UnicodeAttribute(range_key=True)  # when (UTC, ISO 8601, ms)#integration#appointment#nonce: by time
+    tenant_id = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    appointment_id = UnicodeAttribute()
+    integration_id = UnicodeAttribute()
+    destination = UnicodeAttribute()
+    fields = UnicodeSetAttribute()
+    outcome = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem)
+                                       FeedEventItem, TenantItem, DisclosureItem)
 
 
 TABLE_SETTINGS: dict[type[Model], str] = {
     AppointmentItem: "appointments_table",
     IntegrationItem: "integrations_table",
+    PolicyItem: "integrations_table",
     LedgerItem: "ledger_table",
     SweepTaskItem: "ledger_table",
     BackfillProgressItem: "ledger_table",
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
+    TenantItem: "tenants_table",
+    DisclosureItem: "disclosures_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 

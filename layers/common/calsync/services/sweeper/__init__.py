@@ -7,12 +7,17 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
 4. **backfills** (``backfill``) — a whole window compared with the calendar (a new connection, resume with
-   backfill, a settings change), at the provider's pace: workers side by side, batch requests where the
-   provider has them, a per-minute allowance per calendar, and a progress record;
+   backfill, a settings change or a privacy policy change, an operator's resync), at the provider's pace: workers
+   side by side, batch requests where the provider has them, a per-minute allowance per calendar, and a progress
+   record; and an operator's practice resync (``practice``) that was left unfinished;
 5. **the gap sweep** (``gap``) — each appointment change compared with each integration's ledger a minute and an
    hour after it arrived; those behind are synced (a missed event, a crash between the provider write and
    the ledger write);
-6. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
+6. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
+   the last pass: those that came inside its detail horizon get their details, visits past its retention
+   line are rewritten busy-only;
+7. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
+8. **renewal hooks** (``renewal``) — channel renewal, registered by the webhook code (:func:`register_renewal`).
 
 Every sync goes through the engine (``Run.sync`` in ``context``) with the *latest stored snapshot*,
 never a stored payload, under the item's ledger lease; an item leased by someone else is skipped, not waited for.
@@ -32,12 +37,15 @@ import datetime as dt
 import time
 
 from calsync.core.observability import Metric, count, logger
-from calsync.services import recovery
+from calsync.services import policies, recovery
 from calsync.services.engine import Engine
 from calsync.services.sweeper.backfill import backfill_window
+from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
 from calsync.services.sweeper.gap import gap_sweep
+from calsync.services.sweeper.horizon import crossed_horizon
+from calsync.services.sweeper.practice import PRACTICE_PREFIX, resync_practice
 from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
@@ -56,7 +64,10 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
     work.tasks(recovery.RESYNC_PREFIX, backfill_window)
+    work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
+    work.tasks(PRACTICE_PREFIX, resync_practice)
     gap_sweep(work)
+    census(work)
     renew(work)
     work.report.cut_short = work.budget.cut_short
     work.report.reads = work.initial_reads - work.budget.reads

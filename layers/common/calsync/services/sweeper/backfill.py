@@ -125,7 +125,8 @@ class _Backfill:
         if cursor["phase"] == "ledger":
             after = cursor.get("after")
             while self._may_go_on():
-                entries, next_after = ledger.page(self.integration.integration_id, after, PAGE, (), self.run.now)
+                entries, next_after = ledger.page(self.integration.integration_id, after, self._page(), (),
+                                                  self.run.now)
                 snapshots = self.run.snapshots(entry.appointment_key for entry in entries)
                 self._step("ledger", [(snapshots.get(e.appointment_key), e) for e in entries])
                 after = next_after
@@ -138,7 +139,7 @@ class _Backfill:
         end = self.run.now + dt.timedelta(days=self.integration.window.future_days)
         token = cursor.get("after")
         while self._may_go_on():
-            page, more = appointments.window_page(self.integration.owner_key, start, end, token, PAGE)
+            page, more = appointments.window_page(self.integration.owner_key, start, end, token, self._page())
             snapshots = self.run.snapshots(key for key, _ in page)
             held = ledger.get_many(((self.integration.integration_id, key) for key, _ in page), self.run.now)
             self._step("window", [(snapshots.get(key), held.get((self.integration.integration_id, key)))
@@ -148,6 +149,11 @@ class _Backfill:
                 return None
         return {"phase": "window", "after": token}
 
+    def _page(self) -> int:
+        """A page, or what is left of the run's allowance of items if less (an operator's resync drives a
+        backfill a few items at a time, ``calsync.services.resyncs``)."""
+        return max(1, min(PAGE, self.run.budget.backfill_items, self.allowance))
+
     def _may_go_on(self) -> bool:
         return (self.allowance > 0 and self.integration.integration_id not in self.run.throttled
                 and self.run.budget.can_backfill())
@@ -155,8 +161,9 @@ class _Backfill:
     def _step(self, phase: str, items: Sequence[tuple[AppointmentChanged | None, LedgerEntry | None]]) -> None:
         """Syncs the page's items that are behind, side by side; records what happened."""
         self.run.budget.backfill_items -= len(items)
-        behind = [appointment for appointment, entry in items
-                  if appointment is not None and rules.drift(self.integration, appointment, entry, self.run.now)]
+        policy = self.run.policy(self.integration.tenant_id)
+        behind = [appointment for appointment, entry in items if appointment is not None
+                  and rules.drift(self.integration, appointment, entry, self.run.now, policy)]
         provider = self.writers.provider_for(self.integration) if behind else None
         expected = provider if isinstance(provider, Coalescer) else None
         if expected is not None:

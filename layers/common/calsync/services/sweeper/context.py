@@ -1,8 +1,8 @@
 """One sweeper run: its budget, its report, its cache of integrations, and the two things every job
 does — sync one item through the engine, and run a stored task with a lease and a cursor.
 
-Jobs (``due``, ``probes``, ``replay``, ``resync``, ``gap``, ``renewal``) are functions of a :class:`Run`;
-``calsync.services.sweeper`` runs them in order.
+Jobs (``due``, ``probes``, ``replay``, ``backfill``, ``practice``, ``gap``, ``horizon``, ``census``, ``renewal``) are
+functions of a :class:`Run`; ``calsync.services.sweeper`` runs them in order.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any
 from calsync.core.errors import CalSyncError, LeaseBusyError, StoreError
 from calsync.core.observability import logger
 from calsync.core.settings import get_settings
+from calsync.domain import rules
 from calsync.domain.contract import AppointmentChanged
 from calsync.domain.model import Integration
+from calsync.domain.policy import PrivacyPolicy
 from calsync.domain.rules import Outcome
 from calsync.services import engine as engine_module
 from calsync.services.engine import Engine
-from calsync.store import appointments, integrations, sweeps
+from calsync.store import appointments, integrations, ledger, sweeps
 
 MAX_SYNCS = 200
 """Syncs (provider work) per run."""
@@ -39,6 +41,9 @@ Cursor = dict[str, Any]
 """Where a stored task resumes; ``not_before`` (epoch seconds), if present, also delays it."""
 TaskJob = Callable[["Run", Integration | None, sweeps.Task], Cursor | None]
 """Works on one integration's task; returns the cursor to resume from, or None when it is complete."""
+PassStep = Callable[["Run", Cursor], bool]
+"""Advances a recurring pass (mutating its cursor, whose ``pass`` is when the pass started, epoch seconds);
+True when the pass is complete."""
 
 
 def _stop_margin_ms() -> int:
@@ -86,10 +91,12 @@ class SweepReport:
     retried: int = 0
     probed: int = 0
     replayed: int = 0
-    backfilled: int = 0
+    resynced: int = 0
+    """Calendar events a backfill or a practice resync wrote or removed."""
     gap_examined: int = 0
     gap_repaired: int = 0
     renewed: int = 0
+    neutralised: int = 0
     retired: int = 0
     busy: int = 0
     errors: int = 0
@@ -103,8 +110,9 @@ class SweepReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"retried": self.retried, "probed": self.probed, "replayed": self.replayed,
-                "backfilled": self.backfilled, "gap_examined": self.gap_examined, "gap_repaired": self.gap_repaired,
-                "renewed": self.renewed, "retired": self.retired, "busy": self.busy, "errors": self.errors,
+                "resynced": self.resynced, "gap_examined": self.gap_examined, "gap_repaired": self.gap_repaired,
+                "renewed": self.renewed, "neutralised": self.neutralised, "retired": self.retired,
+                "busy": self.busy, "errors": self.errors,
                 "reads": self.reads, "syncs": self.syncs, "cut_short": self.cut_short,
                 "outcomes": dict(self.outcomes)}
 
@@ -194,10 +202,31 @@ class Run:
         with self._lock:
             self.report.outcomes[outcome.value] += 1
             if outcome in (Outcome.WRITTEN, Outcome.REMOVED):
-                self.report.backfilled += 1
+                self.report.resynced += 1
             if outcome in (Outcome.RETRY, Outcome.PARKED):
                 self.throttled.add(integration.integration_id)
         return outcome
+    def bring_in_step(self, found: appointments.Received) -> list[tuple[Integration, str, Outcome | None]]:
+        """Compares one appointment's latest snapshot with the ledger of every integration that should show
+        it or holds it, and syncs those that are behind, as far as the budget allows: for each one behind,
+        (integration, why, outcome — None when it was not synced now)."""
+        appointment = found.appointment
+        targets = self.engine.targets(appointment, found.holders, self.integrations)
+        key = appointment.key
+        entries = ledger.get_many(((i.integration_id, key) for i in targets), self.now)
+        self.budget.read(len(targets) + 1)
+        behind: list[tuple[Integration, str, Outcome | None]] = []
+        for integration in targets:
+            reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), self.now,
+                                 self.policy(appointment.tenant_id))
+            if reason is not None:
+                outcome = self.sync(integration, appointment) if self.budget.can_sync() else None
+                behind.append((integration, reason, outcome))
+        return behind
+
+    def policy(self, tenant_id: str) -> PrivacyPolicy | None:
+        """The practice's privacy policy, as the engine sees it."""
+        return self.engine.ports.policies.for_tenant(tenant_id)
 
     def snapshot(self, integration_id: str, appointment_key: str) -> AppointmentChanged | None:
         """The latest snapshot, or None after retiring a ledger item whose snapshot is gone (TTL)."""
@@ -215,6 +244,31 @@ class Run:
         return {key: received.appointment for key, received in appointments.get_many(wanted).items()}
 
     # -- stored tasks --------------------------------------------------------------------------------------
+
+    def periodic(self, name: str, interval: dt.timedelta, step: PassStep) -> None:
+        """Runs the recurring pass stored as task ``name`` (the gap sweep, the census, the retention of
+        past events): a new pass starts at most every ``interval``; one pass may take several runs, each
+        resuming from the stored cursor, under the task's lease."""
+        task = sweeps.get(name, self.now)
+        if task is None:
+            sweeps.schedule_if_absent(name, self.now)
+            task = sweeps.get(name, self.now)
+        if task is None or task.leased or (task.not_before is not None and task.not_before > self.now):
+            return
+        if not sweeps.claim(task, self.owner, self.now, TASK_LEASE_SECONDS):
+            return
+        cursor = task.cursor if task.cursor and "pass" in task.cursor else {"pass": int(self.now.timestamp())}
+        try:
+            done = step(self, cursor)
+        except Exception:  # a killed process releases nothing: the task's lease expires instead
+            sweeps.release(task, self.owner, self.now, task.cursor)
+            raise
+        if done:
+            started = dt.datetime.fromtimestamp(cursor["pass"], dt.UTC)
+            sweeps.release(task, self.owner, self.now, {"last_pass": cursor["pass"]},
+                           not_before=max(self.now, started + interval))
+        else:
+            sweeps.release(task, self.owner, self.now, cursor)
 
     def tasks(self, prefix: str, job: TaskJob) -> None:
         """Claims each runnable task named ``prefix…`` and runs ``job`` on it."""

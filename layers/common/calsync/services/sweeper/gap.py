@@ -16,9 +16,8 @@ import datetime as dt
 from typing import Any
 
 from calsync.core.observability import Metric, count, logger
-from calsync.domain import rules
 from calsync.services.sweeper.context import PAGE, TASK_LEASE_SECONDS, Cursor, Run
-from calsync.store import appointments, ledger, sweeps
+from calsync.store import appointments, sweeps
 
 LAGS = (dt.timedelta(minutes=1), dt.timedelta(hours=1))
 """When each change is examined, after it arrived: once it has settled (a minute: the handler's own lease
@@ -94,18 +93,12 @@ def _advance(run: Run, current: dict[str, Any]) -> bool:
 
 def _repair(run: Run, found: appointments.Received) -> None:
     run.report.gap_examined += 1
-    appointment = found.appointment
-    targets = run.engine.targets(appointment, found.holders, run.integrations)
-    key = appointment.key
-    entries = ledger.get_many(((i.integration_id, key) for i in targets), run.now)
-    run.budget.read(len(targets) + 1)
-    for integration in targets:
-        reason = rules.drift(integration, appointment, entries.get((integration.integration_id, key)), run.now)
-        if reason is None or not run.budget.can_sync():
-            continue
-        outcome = run.sync(integration, appointment)
+    for integration, reason, outcome in run.bring_in_step(found):
+        count(Metric.DRIFT_FOUND)
         if outcome is not None:
             run.report.gap_repaired += 1
             count(Metric.DRIFT_REPAIRED)
             logger.warning("drift repaired", extra={"integration_id": integration.integration_id,
+                                                    "tenant_id": found.appointment.tenant_id,
+                                                    "appointment_id": found.appointment.appointment_id,
                                                     "drift": reason, "outcome": outcome.value})

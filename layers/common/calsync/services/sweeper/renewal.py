@@ -1,4 +1,4 @@
-"""Job 6, renewals: hooks registered by the code that owns something with an expiry (watch channels,
+"""Job 8, renewals: hooks registered by the code that owns something with an expiry (watch channels,
 subscriptions), called at the end of every run with what is left of its budget."""
 
 from __future__ import annotations
