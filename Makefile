@@ -49,8 +49,15 @@ $(NODE_DIR)/.stamp: $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund
 	touch $@
 
+# Headless Chromium for the connect page's browser tests: Debian's package (Playwright drives it; no browser
+# is downloaded). Installed with apt-get when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "chromium is missing and apt-get is not available" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 .PHONY: install
-install: $(VENV)/.project $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp ## install the dev venv (with the calsync command), DynamoDB Local, vdirsyncer and the AWS CLI
+install: $(VENV)/.project $(NODE_DIR)/.stamp $(VDIRVENV)/.stamp $(AWSVENV)/.stamp $(CHROMIUM) ## install the dev venv (with the calsync command), DynamoDB Local, axe-core, vdirsyncer, the AWS CLI and Chromium
 
 .PHONY: lint
 lint: $(VENV)/.project ## ruff, mypy --strict and the layer rules (import contracts in pyproject.toml)
@@ -62,13 +69,21 @@ lint: $(VENV)/.project ## ruff, mypy --strict and the layer rules (import contra
 schema: $(VENV)/.stamp ## regenerate schemas/ from the pydantic contract
 	$(PY) -m calsync.cli.schema > /dev/null
 
+.PHONY: openapi
+openapi: $(VENV)/.stamp ## regenerate docs/integration-api.openapi.json from the integration API's code
+	$(PY) -m functions.integration_api.app > docs/integration-api.openapi.json
+
+.PHONY: screenshots
+screenshots: install ## drive the connect page in Chromium and save each step to docs/screenshots/
+	$(ISOLATED) env CALSYNC_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser -q
+
 .PHONY: unit
 unit: $(VENV)/.project $(SAMVENV)/.stamp  # the template tests translate template.yaml with the SAM venv's translator
 	$(ISOLATED) $(PY) -m pytest tests/unit tests/infrastructure -q
 
 .PHONY: integration
 integration: install
-	$(ISOLATED) $(PY) -m pytest tests/integration -q
+	$(ISOLATED) $(PY) -m pytest tests/integration tests/browser -q
 
 .PHONY: test
 test: install lint validate ## install from nothing, lint, validate the template, run every test (no network)

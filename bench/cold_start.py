@@ -6,8 +6,9 @@ Two inits are measured. *On demand* is Lambda's ordinary init, on the request pa
 *Snapshot* is the init SnapStart captures when a version is published (``AWS_LAMBDA_INITIALIZATION_TYPE=
 snap-start``: the provider modules and their OAuth libraries are made too); an environment then starts from the
 snapshot, and its request path carries the restore (Lambda's, not measurable here) and calsync's
-after-restore hooks (measured). Budgets: worker and sweeper 300 ms, feed and webhook 200 ms; the first
-invocation close to a warm one. Baselines, same run: the interpreter starting alone, and the warm invocation.
+after-restore hooks (measured). Budgets: worker and sweeper 300 ms; feed, webhook, connect page and integration
+API 200 ms; the first invocation close to a warm one. Baselines, same run: the interpreter starting alone, and
+the warm invocation.
 
     make bench   (or: PYTHONPATH=layers/common:. unshare --net bash -c 'ip link set lo up &&
                   .venv/bin/python -m bench.cold_start [--runs 5]')
@@ -43,8 +44,10 @@ HANDLERS = {
     "retry_sweeper": ("functions.retry_sweeper.app", 300),
     "feed": ("functions.feed.app", 200),
     "on_webhook": ("functions.on_webhook.app", 200),
+    "connect": ("functions.connect.app", 200),
+    "integration_api": ("functions.integration_api.app", 200),
 }
-SNAPSTART = frozenset({"on_appointment_change", "retry_sweeper", "feed"})
+SNAPSTART = frozenset({"on_appointment_change", "retry_sweeper", "feed", "connect", "integration_api"})
 CLOSE_MS = 50
 """A first invocation is "close to a warm one" within this: what is left is the connections a new environment
 opens (DynamoDB, S3, the calendar) and the one secret read of each integration it meets first."""
@@ -104,6 +107,16 @@ def sqs_event(detail: dict[str, Any], message_id: str) -> dict[str, Any]:
                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:changes"}]}
 
 
+def http_event(method: str, path: str, route: str, query: str = "") -> dict[str, Any]:
+    return {"version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": query,
+            "queryStringParameters": dict(part.split("=", 1) for part in query.split("&") if part) or None,
+            "headers": {"accept": "text/html"}, "pathParameters": {"proxy": path.split("/", 2)[2]},
+            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+                               "authorizer": {"iam": {"accountId": "000000000000", "userArn":
+                                                      "arn:aws:iam::000000000000:user/nobody"}}},
+            "isBase64Encoded": False}
+
+
 def feed_event(token: str) -> dict[str, Any]:
     return {"version": "2.0", "routeKey": "GET /feeds/{file}", "rawPath": f"/feeds/{token}.ics",
             "headers": {"accept-encoding": "gzip"}, "pathParameters": {"file": f"{token}.ics"},
@@ -144,6 +157,10 @@ def main() -> None:
                 return [feed_event(issued.token)] * 2
             if name == "retry_sweeper":
                 return [None, None]  # called by hand, as an operator would
+            if name == "connect":  # a link that is not one: the page that says so
+                return [http_event("GET", "/connect/open", "GET /connect/{proxy+}", query="link=not-a-link")] * 2
+            if name == "integration_api":  # a caller that is no tenant's: refused
+                return [http_event("GET", "/api/v1/integrations", "ANY /api/{proxy+}")] * 2
             return [{"version": "2.0", "routeKey": "POST /webhooks/{provider}", "body": "{}"}] * 2
 
         alone = interpreter_alone(args.runs)

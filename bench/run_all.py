@@ -19,6 +19,7 @@ BENCHMARKS = (
     ("DynamoDB and CalDAV calls per change", ["bench.per_change"]),
     ("Google and Microsoft calls per change", ["bench.provider_calls"]),
     ("what it costs in AWS, from measured calls per change", ["bench.costs"]),
+    ("the connect page: Continue → first event, page weight", ["bench.connect"]),
     # the long run (1,000 schedules, the default of bench.convergence) takes a quarter of an hour; 100 here
     ("convergence under faults (100 schedules; bench.convergence alone runs 1,000)",
      ["bench.convergence", "--schedules", "100"]),

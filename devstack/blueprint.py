@@ -1,10 +1,10 @@
 """What the local deployment builds, read from ``template.yaml`` itself: one source, no second list.
 
-Tables, buckets, the bus, its rule and event pattern, the queues with their visibility timeout and redrive policy,
-the functions (handler module, timeout, environment), the queue mappings, the schedules and the HTTP API's
-routes (method, path, target function, authoriser) all come from the template, rendered with the
-``Environment`` parameter set to ``local``. A route, queue setting or schedule changed in the template is
-what the local deployment runs the next time it starts.
+Tables, buckets, the bus, its rule and event pattern, the queues with their visibility timeout and redrive
+policy, the functions (handler module, timeout, environment), the queue mappings, the schedules, the HTTP API's
+routes (method, path, target function, authoriser) and the KMS HMAC keys' aliases all come from the
+template, rendered with the ``Environment`` parameter set to ``local``. A route, queue setting or schedule
+changed in the template is what the local deployment runs the next time it starts.
 
 Names that CloudFormation would generate (queues, rules, functions) are made from the stack name and the
 resource's logical id, e.g. ``ChangesQueue`` → ``calsync-local-changes-queue``.
@@ -164,6 +164,7 @@ class Blueprint:
     schedules: tuple[ScheduleSpec, ...]
     routes: tuple[RouteSpec, ...]
     unsupported: tuple[str, ...]
+    hmac_key_aliases: tuple[str, ...] = ()  # aliases of the template's KMS HMAC keys (connect link signatures)
 
     @classmethod
     def load(cls, path: Path = TEMPLATE) -> Blueprint:
@@ -293,13 +294,18 @@ def _read(template: dict[str, Any]) -> Blueprint:
         for name, resource in _of_type(template, "AWS::Lambda::EventSourceMapping").items()
         for props in (resource["Properties"],))
     unsupported += _unsupported_api_settings(template)
+    hmac_keys = {name for name, key in _of_type(template, "AWS::KMS::Key").items()
+                 if str(key["Properties"].get("KeySpec", "")).startswith("HMAC_")}
+    hmac_key_aliases = tuple(sub(alias["Properties"]["AliasName"])
+                             for alias in _of_type(template, "AWS::KMS::Alias").values()
+                             if _ref(alias["Properties"]["TargetKeyId"]) in hmac_keys)
     unsupported += [f"{m.logical_id}: ScalingConfig is not emulated (one batch at a time)"
                     for m in mappings
                     if "ScalingConfig" in template["Resources"][m.logical_id]["Properties"]]
     return Blueprint(template=template, tables=tables, buckets=buckets, bus_logical_id=bus_id,
                      bus_name=sub(bus["Properties"]["Name"]),
                      queues=queues, rules=rules, functions=functions, mappings=mappings, schedules=tuple(schedules),
-                     routes=tuple(routes), unsupported=tuple(unsupported))
+                     routes=tuple(routes), unsupported=tuple(unsupported), hmac_key_aliases=hmac_key_aliases)
 
 
 def _queue(name: str, props: dict[str, Any]) -> QueueSpec:

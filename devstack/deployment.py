@@ -124,13 +124,18 @@ class Deployment:
         return sims
 
     def env(self) -> dict[str, str]:
-        """The functions' environment: the stack's, with feed URLs on the local API; and what only the
-        operator's ``calsync`` command reads (the change queues, where the functions' logs are kept)."""
+        """The functions' environment: the stack's, with feed URLs, connect links and OAuth redirect URIs on
+        the local API; and what only the operator's ``calsync`` command reads (the change queues, where the
+        functions' logs are kept)."""
         rule_dlq = next(t.dead_letter_queue for r in self.blueprint.rules for t in r.targets if t.dead_letter_queue)
-        return {**stack_env(self.ports.stack), "CALSYNC_FEED_BASE_URL": self.api.base_url,
+        return {**stack_env(self.ports.stack), **self._local_urls(),
                 LOCAL_LOGS_VARIABLE: str(self.logs.folder),
                 "CALSYNC_CHANGES_QUEUE_URL": queue_url(self.ports.stack, CHANGES_QUEUE.name),
                 "CALSYNC_RULE_DEAD_LETTER_QUEUE_URL": queue_url(self.ports.stack, self.blueprint.queues[rule_dlq].name)}
+
+    def _local_urls(self) -> dict[str, str]:
+        """Feed URLs, connect links and OAuth redirect URIs on the local API."""
+        return {"CALSYNC_FEED_BASE_URL": self.api.base_url, "CALSYNC_PUBLIC_BASE_URL": self.api.base_url}
 
     def operator_env_file(self) -> Path:
         """Writes (in the deployment's temp folder, gone when it stops) the environment ``calsync --env-file``
@@ -163,6 +168,14 @@ class Deployment:
                 os.environ.update(simulator_env(self.google, self.microsoft))
             self._exit.enter_context(self.stack)
             resources = self.stack.create_resources()
+            os.environ.update(self._local_urls())  # the stack's env has the template's (empty) public base URL
+            from calsync.core.settings import get_settings
+
+            get_settings.cache_clear()
+            if self.simulators:
+                from devstack.oauth_clinicians import register_connect_clients
+
+                register_connect_clients(self.stack, self.api.base_url, self.google, self.microsoft)
             self._exit.enter_context(self.api)
             self._exit.enter_context(self.console)
             sqs = self.stack.client("sqs")

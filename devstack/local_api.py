@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -53,7 +54,7 @@ class LocalIdentity:
 
     @property
     def user_name(self) -> str:
-        return f"ehr-{self.tenant_id}"
+        return f"calsync-tenant-{self.tenant_id}"  # the integration API's naming rule (CALSYNC_API_CALLER_PREFIX)
 
     @property
     def user_id(self) -> str:
@@ -71,7 +72,7 @@ class LocalIdentity:
 
 def local_identity(tenant_id: str, account_id: str) -> LocalIdentity:
     """The deterministic local identity of a tenant (so the sheet and the tests agree on it)."""
-    tag = "".join(ch for ch in tenant_id.upper() if ch.isalnum())[:12].ljust(12, "X")
+    tag = hashlib.sha256(tenant_id.encode()).hexdigest()[:11].upper()  # distinct for every tenant
     return LocalIdentity(tenant_id, f"AKIALOCAL{tag}"[:20], f"local-secret-{tenant_id}", account_id)
 
 

@@ -76,6 +76,12 @@ def _request_class(respond: Responder) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _answer
 
+        def __getattr__(self, name: str) -> Any:
+            """Any other method too (TRACE, QUERY, ...): the routes decide, as API Gateway's ANY routes do."""
+            if name.startswith("do_"):
+                return self._answer
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:
             """Silent: request lines would carry feed tokens (the template's access log never logs paths)."""
 

@@ -96,7 +96,23 @@ def simulator_env(google: GoogleCalendarSimulator, graph: MicrosoftGraphSimulato
     assert graph.ca_bundle is not None
     return {"CALSYNC_LOCAL_DEVELOPMENT": "true", "SSL_CERT_FILE": str(graph.ca_bundle),
             "CALSYNC_GOOGLE_API_BASE": google.api_base, "CALSYNC_GOOGLE_TOKEN_URI": google.token_uri,
-            "CALSYNC_GRAPH_API_BASE": graph.api_base, "CALSYNC_MICROSOFT_LOGIN_BASE": graph.login_base}
+            "CALSYNC_GOOGLE_AUTHORIZE_URI": google.authorize_uri, "CALSYNC_GOOGLE_REVOKE_URI": google.revoke_uri,
+            "CALSYNC_GRAPH_API_BASE": graph.api_base, "CALSYNC_MICROSOFT_LOGIN_BASE": graph.login_base,
+            # oauthlib (under google-auth-oauthlib) refuses plain-http token endpoints unless told; the Google
+            # simulator is plain http on loopback. Only the local stack ever sets this.
+            "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+
+
+def register_connect_clients(stack: LocalStack, public_base: str, google: GoogleCalendarSimulator | None,
+                             graph: MicrosoftGraphSimulator | None) -> None:
+    """The connect page's OAuth clients: registered with each simulator for the exact redirect URIs the
+    page sends, and kept in the deployment's app secrets (``calsync/_deployment/oauth/<provider>``)."""
+    for provider, sim in (("google", google), ("microsoft", graph)):
+        if sim is None:
+            continue
+        sim.register_client(CLIENT_ID, CLIENT_SECRET, (f"{public_base}/connect/oauth/{provider}/callback",))
+        stack.put_deployment_secret(f"calsync/_deployment/oauth/{provider}", {"client_id": CLIENT_ID,
+                                                                               "client_secret": CLIENT_SECRET})
 
 
 def connect_google(stack: LocalStack, sim: GoogleCalendarSimulator, *, tenant_id: str, practitioner_id: str,

@@ -47,3 +47,35 @@ def seed(deployment: Deployment, tenant_id: str = sample_day.TENANT) -> list[Sam
         assert issued.url is not None
         seeded.append(SampleClinician(practitioner, caldav, google, microsoft, issued.url))
     return seeded
+
+
+NEWCOMER = "dr-newcomer"
+
+
+@dataclass(frozen=True)
+class Newcomer:
+    """A clinician not connected yet, with an account at every provider, to try the connect page with."""
+
+    practitioner_id: str
+    connect_url: str
+    google_user: str | None
+    microsoft_user: str | None
+    icloud_username: str
+    icloud_password: str
+
+
+def newcomer(deployment: Deployment, tenant_id: str = sample_day.TENANT) -> Newcomer:
+    """Accounts for Dr Newcomer (Google and Microsoft simulators, a Radicale login standing in for iCloud)
+    and a connect link for them, as the EHR's backend would ask for one."""
+    from calsync.services.connect import links
+
+    username, password = "newcomer", "abcd-efgh-ijkl-mnop"
+    deployment.stack.radicale.add_user(username, password)
+    google_user = microsoft_user = None
+    if deployment.google is not None:
+        google_user = deployment.google.add_user("dr.newcomer@gmail.example")
+    if deployment.microsoft is not None:
+        microsoft_user = "dr.newcomer@northside.example"
+        deployment.microsoft.add_user(microsoft_user, "northside-directory")
+    link = links.create(tenant_id, NEWCOMER)
+    return Newcomer(NEWCOMER, link.url, google_user, microsoft_user, username, password)

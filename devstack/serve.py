@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         deployment.start()
         from devstack import samples, sheet  # they import calsync: after the environment is in place
 
-        _say(sheet.render(deployment, samples.seed(deployment)))
+        _say(sheet.render(deployment, samples.seed(deployment), samples.newcomer(deployment)))
         while True:
             deployment.check_alive()
             time.sleep(_ALIVE_CHECK_SECONDS)

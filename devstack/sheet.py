@@ -17,13 +17,15 @@ from typing import Any
 from devstack import sample_day
 from devstack.cfn_template import ROOT
 from devstack.deployment import Deployment
-from devstack.samples import SampleClinician
+from devstack.samples import Newcomer, SampleClinician
 from devstack.stack import FAKE_CREDENTIAL, REGION
 
 SEND_A_CHANGE = "send a change (an appointment for dr-okafor tomorrow):"
 FETCH_A_FEED = "fetch a feed:"
 RUN_THE_SWEEPER = "run the retry sweeper now:"
 SWITCH_A_FAULT = "switch a provider fault on (the next Google Calendar write answers 503; the sweeper retries it):"
+CONNECT_A_CALENDAR = "connect a calendar: open this link in a browser (single use, 15 minutes):"
+ANOTHER_CONNECT_LINK = "another connect link (the EHR's backend calls the integration API, SigV4-signed):"
 
 
 def aws_cli() -> str:
@@ -59,7 +61,7 @@ def sample_change(now: dt.datetime | None = None, appointment_id: str = "apt-1")
     }
 
 
-def render(deployment: Deployment, clinicians: Sequence[SampleClinician]) -> str:
+def render(deployment: Deployment, clinicians: Sequence[SampleClinician], newcomer: Newcomer | None = None) -> str:
     plan = deployment.blueprint
     ports = deployment.stack.ports
     resources = deployment.stack.resources
@@ -137,7 +139,27 @@ def render(deployment: Deployment, clinicians: Sequence[SampleClinician]) -> str
         SWITCH_A_FAULT,
         f"  curl -sS -X POST {console}/simulators/google/faults -d "
         + shlex.quote(json.dumps({"status": 503, "method": "POST", "path_contains": "/events", "times": 1})),
-        "",
-        "Ctrl-C (or SIGTERM) stops everything: servers, workers, temp folders.",
     ]
+    if newcomer is not None:
+        lines += _connect(deployment, newcomer, identity.access_key_id, identity.secret_access_key)
+    lines += ["", "Ctrl-C (or SIGTERM) stops everything: servers, workers, temp folders."]
     return "\n".join(lines)
+
+
+def _connect(deployment: Deployment, newcomer: Newcomer, key: str, secret: str) -> list[str]:
+    """The connect page, for a person to try: the link, the accounts to sign in with, another link."""
+    api = deployment.api.base_url
+    body = json.dumps({"practitioner_id": newcomer.practitioner_id})
+    lines = ["", f"clinician {newcomer.practitioner_id} (not connected yet):"]
+    if newcomer.google_user:
+        lines.append(f"  Google account (the simulator's consent page): {newcomer.google_user}")
+    if newcomer.microsoft_user:
+        lines.append(f"  Microsoft account: {newcomer.microsoft_user}   (its consent page uses the simulator's CA: "
+                     "accept the browser's certificate warning)")
+    lines += [f"  iCloud (Radicale stands in for it): Apple ID {newcomer.icloud_username} / app-specific password "
+              f"{newcomer.icloud_password}",
+              CONNECT_A_CALENDAR, f"  {newcomer.connect_url}",
+              ANOTHER_CONNECT_LINK,
+              f"  curl -sS --aws-sigv4 aws:amz:{REGION}:execute-api --user {key}:{secret} "
+              f"-H 'Content-Type: application/json' -d {shlex.quote(body)} {api}/api/v1/connect-links"]
+    return lines

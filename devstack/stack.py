@@ -115,9 +115,10 @@ def stack_env(ports: StackPorts) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "1",
         **template_env(ports),
-        # the local stack's servers are plain http on loopback (Radicale) and the provider simulators:
-        # only local development lets calsync send credentials or tokens there
+        # the local stack is local development: loopback endpoints (Radicale as "iCloud", the simulators) and
+        # plain http are allowed, and nowhere else (calsync.core.settings)
         "CALSYNC_LOCAL_DEVELOPMENT": "true",
+        "CALSYNC_ICLOUD_CALDAV_URL": ports.radicale_url,
     }
 
 
@@ -319,6 +320,7 @@ class LocalStack:
                     entry["DeadLetterConfig"] = {"Arn": arns[target.dead_letter_queue]}
                 targets.append(entry)
             events.put_targets(Rule=rule.name, EventBusName=EVENT_BUS_NAME, Targets=targets)
+        self._create_hmac_keys()
         dlq = CHANGES_QUEUE.dead_letter_queue
         assert dlq is not None, "the changes queue has a redrive policy in template.yaml"
         changes = QueuePair(url=urls[CHANGES_QUEUE.logical_id], arn=arns[CHANGES_QUEUE.logical_id],
@@ -328,6 +330,15 @@ class LocalStack:
                 raise DevstackError(f"moto named the queues differently from {name} in the env ({value})")
         self._resources = StackResources(EVENT_BUS_NAME, bus_arn, rule_arns[0], changes, urls)
         return self._resources
+
+    def _create_hmac_keys(self) -> None:
+        """The template's KMS HMAC keys (connect link signatures), each under its alias, in moto."""
+        kms = self.client("kms")
+        existing = {alias["AliasName"] for alias in kms.list_aliases()["Aliases"]}
+        for alias in BLUEPRINT.hmac_key_aliases:
+            if alias not in existing:
+                key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+                kms.create_alias(AliasName=alias, TargetKeyId=key)
 
     def _create_queue(self, spec: QueueSpec, arns: Mapping[str, str], *,
                       time_scale: float | None = None) -> tuple[str, str]:
@@ -376,6 +387,19 @@ class LocalStack:
                 {"Key": secret_names.TAG_KEY, "Value": secret_names.segment(tenant_id)}])["ARN"]
         except secrets.exceptions.ResourceExistsException:
             return secrets.put_secret_value(SecretId=name, SecretString=text)["ARN"]
+
+    def put_deployment_secret(self, name: str, value: dict[str, Any]) -> str:
+        """Stores one of the deployment's own secrets (``calsync/_deployment/…``: the OAuth clients), which
+        belong to no tenant; returns its ARN."""
+        from calsync.core.settings import DEPLOYMENT_SECRETS
+
+        if not name.startswith(DEPLOYMENT_SECRETS):
+            raise ValueError(f"a deployment secret is named {DEPLOYMENT_SECRETS}...")
+        secrets = self.client("secretsmanager")
+        try:
+            return secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+        except secrets.exceptions.ResourceExistsException:
+            return secrets.put_secret_value(SecretId=name, SecretString=json.dumps(value))["ARN"]
 
 
 def _queue_arn(sqs: SQSClient, url: str) -> str:

@@ -28,7 +28,8 @@ from devstack.deployment import Deployment, DeploymentPorts
 from devstack.stack import LocalStack, StackResources, apply_env, stack_env
 from tests.support import aws_calls
 
-pytest_plugins = ["tests.support.simulators"]  # the Google and Microsoft simulators (google_sim, microsoft_sim)
+# the Google and Microsoft simulators (google_sim, microsoft_sim); the simulators as the connect page's providers
+pytest_plugins = ["tests.support.simulators", "tests.support.connect"]
 
 PORTS = DeploymentPorts.pick()
 apply_env(stack_env(PORTS.stack))

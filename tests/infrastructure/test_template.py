@@ -125,9 +125,9 @@ def test_globals_set_runtime_logs_and_powertools():
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
 
 
-def test_the_four_functions_exist():
+def test_the_six_functions_exist():
     assert set(FUNCTIONS) == {"OnAppointmentChangeFunction", "OnWebhookFunction", "RetrySweeperFunction",
-                              "FeedFunction"}
+                              "FeedFunction", "ConnectFunction", "IntegrationApiFunction"}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -270,7 +270,30 @@ def test_http_routes():
         ("GET", "/feeds/{file}", "FeedFunction"),
         ("HEAD", "/feeds/{file}", "FeedFunction"),
         ("POST", "/webhooks/{provider}", "OnWebhookFunction"),
+        ("GET", "/connect/{proxy+}", "ConnectFunction"),
+        ("POST", "/connect/{proxy+}", "ConnectFunction"),
+        ("ANY", "/api/{proxy+}", "IntegrationApiFunction"),
     }
+
+
+def test_only_the_integration_api_takes_iam_signed_calls_and_it_takes_nothing_else():
+    for function_id in FUNCTIONS:
+        for event in (properties(TEMPLATE, function_id).get("Events") or {}).values():
+            if event["Type"] == "HttpApi":
+                authorizer = (event["Properties"].get("Auth") or {}).get("Authorizer")
+                assert (authorizer == "AWS_IAM") == (function_id == "IntegrationApiFunction"), function_id
+    (api_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::HttpApi")
+    auth = properties(TEMPLATE, api_id)["Auth"]
+    assert auth["EnableIamAuthorizer"] is True and "DefaultAuthorizer" not in auth  # SAM needs it for AWS_IAM routes
+
+
+def test_only_the_integration_api_signs_connect_links_and_the_page_only_verifies_them():
+    assert "kms:GenerateMac" in allowed_actions("IntegrationApiFunction")
+    assert "kms:VerifyMac" not in allowed_actions("IntegrationApiFunction")
+    assert "kms:VerifyMac" in allowed_actions("ConnectFunction")
+    assert "kms:GenerateMac" not in allowed_actions("ConnectFunction")
+    key = properties(TEMPLATE, "ConnectLinkKey")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
 
 
 def test_http_api_is_throttled_and_logs_no_paths():
@@ -293,8 +316,8 @@ def test_sample_http_events_hit_a_route(sample):
     event = json.loads(sample.read_text(encoding="utf-8"))
     route_keys = {f"{method} {path}" for method, path, _ in http_routes()}
     assert event["routeKey"] in route_keys
-    assert event["requestContext"]["http"]["method"] == event["routeKey"].split(" ")[0]
-    assert set(event["pathParameters"]) == set(re.findall(r"\{(\w+)\}", event["routeKey"]))
+    assert event["routeKey"].split(" ")[0] in ("ANY", event["requestContext"]["http"]["method"])
+    assert set(event["pathParameters"]) == set(re.findall(r"\{(\w+)\+?\}", event["routeKey"]))
 
 
 # -- tables and IAM ----------------------------------------------------------------------------------------
@@ -344,10 +367,18 @@ def test_functions_reach_secrets_only_through_the_tenant_secrets_role():
     """Secrets are read in a role session tagged with one tenant (tests/infrastructure/test_tenant_secrets_role.py)."""
     for function_id in FUNCTIONS:
         for statement in statements(function_id):
-            assert not any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])), function_id
-        if function_id in ("OnAppointmentChangeFunction", "RetrySweeperFunction"):
-            role = function_environment(TEMPLATE, function_id)["CALSYNC_TENANT_SECRETS_ROLE_ARN"]
-            assert role == {"Fn::GetAtt": ["TenantSecretsRole", "Arn"]}, function_id
+            for action in as_list(statement["Action"]):
+                if action.startswith("secretsmanager:"):  # only the deployment's OAuth clients, read-only
+                    assert action == "secretsmanager:GetSecretValue", function_id
+                    assert statement["Resource"]["Fn::Sub"].endswith(":secret:calsync/_deployment/oauth/*")
+    syncing = {"OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction"}
+    for function_id in FUNCTIONS:
+        environment = function_environment(TEMPLATE, function_id)
+        role = environment.get("CALSYNC_TENANT_SECRETS_ROLE_ARN")
+        manager = environment.get("CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN")
+        assert role == ({"Fn::GetAtt": ["TenantSecretsRole", "Arn"]} if function_id in syncing else None), function_id
+        managing = function_id in ("ConnectFunction", "IntegrationApiFunction")
+        assert manager == ({"Fn::GetAtt": ["TenantSecretsManagerRole", "Arn"]} if managing else None), function_id
 
 
 # -- alarms and dashboard ----------------------------------------------------------------------------------
@@ -417,10 +448,12 @@ def test_no_deployed_function_runs_in_local_development_mode():
     for variables in environments:
         assert "CALSYNC_LOCAL_DEVELOPMENT" not in variables
         assert not [name for name in variables if name.startswith(("CALSYNC_GOOGLE_", "CALSYNC_GRAPH_",
-                                                                   "CALSYNC_MICROSOFT_"))]
+                                                                   "CALSYNC_MICROSOFT_"))
+                    and not name.endswith("_OAUTH_APP_SECRET")]  # which secret holds the OAuth client: no endpoint
 
 
-SNAPSTART = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "FeedFunction")
+SNAPSTART = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "FeedFunction", "ConnectFunction",
+             "IntegrationApiFunction")
 
 
 @pytest.mark.parametrize("function_id", SNAPSTART)
@@ -439,8 +472,7 @@ def test_the_queue_invokes_the_published_alias_not_latest():
 
 
 def _key_statement(sid: str) -> dict[str, Any]:
-    (key_id,) = resources_of_type(TEMPLATE, "AWS::KMS::Key")
-    (statement,) = [s for s in properties(TEMPLATE, key_id)["KeyPolicy"]["Statement"] if s["Sid"] == sid]
+    (statement,) = [s for s in properties(TEMPLATE, "DataKey")["KeyPolicy"]["Statement"] if s["Sid"] == sid]
     found: dict[str, Any] = statement
     return found
 

@@ -1,6 +1,9 @@
-"""AWS enforces the secrets' tenant name scheme a second time: the template's tenant-secrets role (attribute-based
-access control on the ``calsync-tenant`` tag) lets a session tagged with one tenant reach a secret only when both
-the secret's name and its tag name that tenant. Evaluated over the translated template's own statements."""
+"""AWS enforces the secrets' tenant name scheme a second time: the template's tenant-secrets roles (attribute-based
+access control on the ``calsync-tenant`` tag) let a session tagged with one tenant reach a secret only when both
+the secret's name and its tag name that tenant. The tenant-secrets role reads and stores refreshed tokens; the
+manager role (connect page and integration API only) creates a secret named and tagged for its tenant, overwrites
+one on a reconnect and retires one.
+Evaluated over the translated template's own statements."""
 
 from __future__ import annotations
 
@@ -12,29 +15,39 @@ from tests.support.permissions import TRUST, Grant, Use, allows, function_roles,
 TEMPLATE = translated()
 GRANTS = grants(TEMPLATE)
 ROLE = "TenantSecretsRole"
+MANAGER = "TenantSecretsManagerRole"
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
                   "secretsmanager:UpdateSecretVersionStage")
+MANAGER_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue",
+                   "secretsmanager:UpdateSecretVersionStage", "secretsmanager:DeleteSecret")
+ROLE_ACTIONS = [(ROLE, a) for a in SECRET_ACTIONS] + [(MANAGER, a) for a in MANAGER_ACTIONS]
 
 
-def secret_use(action: str, session_tenant: str | None, name: str, tag: str | None) -> Use:
-    context = []
+def secret_use(action: str, session_tenant: str | None, name: str, tag: str | None, role: str = ROLE,
+               request_tags: tuple[tuple[str, str], ...] = ()) -> Use:
+    context: list[tuple[str, object]] = []
     if session_tenant is not None:
         context.append(("aws:PrincipalTag/calsync-tenant", session_tenant))
     if tag is not None:
         context.append(("secretsmanager:ResourceTag/calsync-tenant", tag))
-    return Use("OnAppointmentChangeFunction", ROLE, action, f"secret:{name}-AbCdEf", tuple(context))
+    for key, value in request_tags:
+        context.append((f"aws:RequestTag/{key}", value))
+    if request_tags:
+        context.append(("aws:TagKeys", tuple(key for key, _ in request_tags)))
+    return Use("ConnectFunction" if role == MANAGER else "OnAppointmentChangeFunction", role, action,
+               f"secret:{name}-AbCdEf", tuple(context))
 
 
 def granted(use: Use) -> bool:
     return any(allows(grant, use) for grant in GRANTS)
 
 
-@pytest.mark.parametrize("action", SECRET_ACTIONS)
-def test_a_session_reaches_its_tenants_secret(action):
-    assert granted(secret_use(action, "northside", "calsync/northside/integrations/int-1", "northside"))
+@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS)
+def test_a_session_reaches_its_tenants_secret(role, action):
+    assert granted(secret_use(action, "northside", "calsync/northside/integrations/int-1", "northside", role))
 
 
-@pytest.mark.parametrize("action", SECRET_ACTIONS)
+@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS)
 @pytest.mark.parametrize(("session", "name", "tag"), [
     ("northside", "calsync/southside/integrations/int-2", "southside"),  # another tenant's secret
     ("northside", "calsync/northside/integrations/int-2", "southside"),  # named for us, tagged for them
@@ -44,8 +57,8 @@ def test_a_session_reaches_its_tenants_secret(action):
     ("northside", "other/northside/int-2", "northside"),  # outside calsync's names
     (None, "calsync/northside/integrations/int-1", "northside"),  # a session without the tenant tag
 ])
-def test_a_session_reaches_no_other_secret(action, session, name, tag):
-    assert not granted(secret_use(action, session, name, tag))
+def test_a_session_reaches_no_other_secret(role, action, session, name, tag):
+    assert not granted(secret_use(action, session, name, tag, role))
 
 
 @pytest.mark.parametrize("action", ["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret",
@@ -55,20 +68,49 @@ def test_a_session_can_neither_retag_nor_list_nor_delete(action):
     assert not granted(secret_use(action, "northside", "calsync/northside/integrations/int-1", "northside"))
 
 
-def test_no_other_role_holds_any_secrets_manager_permission():
-    holders = {g.role for g in GRANTS if g.action.startswith("secretsmanager:") or g.action in ("*", "secretsmanager*")}
-    assert holders == {ROLE}
+TAGS = (("calsync-tenant", "northside"), ("calsync-integration", "int-1"))
 
 
-def test_only_the_workers_that_sync_may_open_a_session_and_only_with_the_tenant_tag():
-    workers = {function_roles(TEMPLATE)[f] for f in ("OnAppointmentChangeFunction", "RetrySweeperFunction")}
-    trust = [g for g in GRANTS if g.role == ROLE + TRUST]
+@pytest.mark.parametrize("action", ["secretsmanager:CreateSecret", "secretsmanager:TagResource"])
+def test_the_manager_creates_only_secrets_named_and_tagged_for_its_tenant(action):
+    def creates(session: str | None, name: str, tags: tuple[tuple[str, str], ...]) -> bool:
+        return granted(secret_use(action, session, name, None, MANAGER, tags))
+
+    assert creates("northside", "calsync/northside/integrations/int-1", TAGS)
+    assert not creates("northside", "calsync/southside/integrations/int-1", TAGS)  # named for another tenant
+    assert not creates("northside", "calsync/northside/integrations/int-1",
+                       (("calsync-tenant", "southside"), TAGS[1]))  # tagged for another tenant
+    assert not creates("northside", "calsync/northside/integrations/int-1", (*TAGS, ("owner", "x")))  # other tags
+    assert not creates("northside", "calsync/northside/integrations/int-1", ())  # untagged
+    assert not creates(None, "calsync/northside/integrations/int-1", TAGS)  # a session without the tenant tag
+    assert not granted(secret_use(action, "northside", "calsync/northside/integrations/int-1", "northside",
+                                  ROLE, TAGS))  # the workers' role creates nothing
+
+
+def test_no_other_role_holds_a_permission_on_tenant_secrets():
+    """The functions' own roles may read the deployment's OAuth clients (``calsync/_deployment/oauth/*``) and
+    nothing else in Secrets Manager."""
+    holders = {g.role for g in GRANTS
+               if (g.action.startswith("secretsmanager:") or g.action in ("*", "secretsmanager*"))
+               and g.resource != "secret:calsync/_deployment/oauth/*"}
+    assert holders == {ROLE, MANAGER}
+    deployment = {(g.role, g.action) for g in GRANTS if g.resource.startswith("secret:calsync/_deployment/")}
+    assert {action for _, action in deployment} == {"secretsmanager:GetSecretValue"}
+
+
+@pytest.mark.parametrize(("role", "functions"), [
+    (ROLE, ("OnAppointmentChangeFunction", "RetrySweeperFunction", "ConnectFunction", "IntegrationApiFunction")),
+    (MANAGER, ("ConnectFunction", "IntegrationApiFunction")),
+])
+def test_only_the_functions_that_need_it_may_open_a_session_and_only_with_the_tenant_tag(role, functions):
+    workers = {function_roles(TEMPLATE)[f] for f in functions}
+    trust = [g for g in GRANTS if g.role == role + TRUST]
     assert {g.resource for g in trust} == workers
     tag = (("aws:RequestTag/calsync-tenant", "northside"), ("aws:TagKeys", ("calsync-tenant",)))
     for worker in workers:
-        opens = Use("f", ROLE + TRUST, "sts:TagSession", worker, tag)
+        opens = Use("f", role + TRUST, "sts:TagSession", worker, tag)
         assert any(allows(g, opens) for g in trust)
-        extra = Use("f", ROLE + TRUST, "sts:TagSession", worker, (*tag[:1], ("aws:TagKeys", ("calsync-tenant", "x"))))
+        extra = Use("f", role + TRUST, "sts:TagSession", worker, (*tag[:1], ("aws:TagKeys", ("calsync-tenant", "x"))))
         assert not any(allows(g, extra) for g in trust)
-        assert not any(allows(g, Use("f", ROLE + TRUST, "sts:TagSession", worker, ())) for g in trust)
+        assert not any(allows(g, Use("f", role + TRUST, "sts:TagSession", worker, ())) for g in trust)
     assert not any(isinstance(g, Grant) and g.resource == function_roles(TEMPLATE)["FeedFunction"] for g in trust)

@@ -136,6 +136,12 @@ def test_make_serve_runs_the_whole_deployment_from_its_sheet(tmp_path: Path) -> 
 
         # the sweeper also runs on demand
         assert '"retried"' in run(found.command(sheet.RUN_THE_SWEEPER), env)
+
+        # the connect link opens the connect page; another one comes from the integration API with curl
+        opened = httpx.get(found.command(sheet.CONNECT_A_CALENDAR))
+        assert opened.status_code == 200 and ">Start</button>" in opened.text
+        another = json.loads(run(found.command(sheet.ANOTHER_CONNECT_LINK), env))
+        assert httpx.get(another["url"]).status_code == 200
         ports = found.ports()
     finally:
         process.send_signal(signal.SIGTERM)

@@ -34,8 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 # the parameters that say which resource a call touches (and, for PutEvents, its sources)
-_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName", "Bucket",
-                    "Key")
+_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName", "KeyId",
+                    "Bucket", "Key")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ template must grant exactly that, and the recorded calls must use exactly that.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,7 @@ _SYNC = _FEED_WRITES | {
     ("dynamodb:PutItem", "LedgerTable"), ("dynamodb:UpdateItem", "LedgerTable"),
     ("events:PutEvents", "EventBus"),
     ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+    ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
     ("managed:AWSLambdaBasicExecutionRole", "*"),
 }
 DECLARED: dict[str, set[tuple[str, str]]] = {
@@ -91,6 +93,61 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
     "TenantSecretsRole" + TRUST: {
         ("sts:AssumeRole", "OnAppointmentChangeFunctionRole"), ("sts:TagSession", "OnAppointmentChangeFunctionRole"),
         ("sts:AssumeRole", "RetrySweeperFunctionRole"), ("sts:TagSession", "RetrySweeperFunctionRole"),
+        ("sts:AssumeRole", "ConnectFunctionRole"), ("sts:TagSession", "ConnectFunctionRole"),
+        ("sts:AssumeRole", "IntegrationApiFunctionRole"), ("sts:TagSession", "IntegrationApiFunctionRole"),
+    },
+    "ConnectFunctionRole": {
+        ("dynamodb:GetItem", "ConnectLinksTable"), ("dynamodb:UpdateItem", "ConnectLinksTable"),
+        ("dynamodb:PutItem", "OAuthStatesTable"), ("dynamodb:DeleteItem", "OAuthStatesTable"),
+        ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
+        ("dynamodb:UpdateItem", "IntegrationsTable"),
+        *((action, "LedgerTable") for action in ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem",
+                                                 "dynamodb:DeleteItem", "dynamodb:Query")),
+        ("dynamodb:BatchGetItem", "AppointmentsTable"), ("dynamodb:UpdateItem", "AppointmentsTable"),
+        ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
+        ("dynamodb:UpdateItem", "FeedsTable"), ("dynamodb:PutItem", "FeedTokensTable"),
+        ("dynamodb:PutItem", "FeedEventsTable"), ("dynamodb:PutItem", "DisclosuresTable"),
+        ("events:PutEvents", "EventBus"),
+        ("kms:VerifyMac", "ConnectLinkKey"),
+        ("managed:AWSLambdaBasicExecutionRole", "*"),
+        ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
+        ("sts:AssumeRole", "TenantSecretsManagerRole"), ("sts:TagSession", "TenantSecretsManagerRole"),
+        ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+    },
+    "IntegrationApiFunctionRole": {
+        ("kms:GenerateMac", "ConnectLinkKey"), ("dynamodb:PutItem", "ConnectLinksTable"),
+        ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
+        ("dynamodb:UpdateItem", "IntegrationsTable"), ("dynamodb:Query", "IntegrationsTable/index/by_owner"),
+        ("dynamodb:UpdateItem", "LedgerTable"), ("dynamodb:DeleteItem", "LedgerTable"),
+        ("dynamodb:Query", "LedgerTable"),
+        ("dynamodb:BatchGetItem", "AppointmentsTable"), ("dynamodb:UpdateItem", "AppointmentsTable"),
+        ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
+        ("dynamodb:Query", "AppointmentsTable/index/by_practice"),
+        ("dynamodb:UpdateItem", "FeedsTable"), ("dynamodb:DeleteItem", "FeedsTable"),
+        ("dynamodb:PutItem", "FeedTokensTable"), ("dynamodb:UpdateItem", "FeedTokensTable"),
+        ("dynamodb:Query", "FeedTokensTable/index/by_feed"),
+        ("dynamodb:PutItem", "FeedEventsTable"), ("dynamodb:BatchWriteItem", "FeedEventsTable"),
+        ("dynamodb:Query", "FeedEventsTable"),
+        ("dynamodb:PutItem", "DisclosuresTable"),
+        ("events:PutEvents", "EventBus"),
+        ("managed:AWSLambdaBasicExecutionRole", "*"),
+        ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
+        ("sts:AssumeRole", "TenantSecretsManagerRole"), ("sts:TagSession", "TenantSecretsManagerRole"),
+        ("sts:AssumeRole", "TenantSecretsRole"), ("sts:TagSession", "TenantSecretsRole"),
+    },
+    "TenantSecretsManagerRole": {
+        ("secretsmanager:CreateSecret", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+        ("secretsmanager:DeleteSecret", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+        ("secretsmanager:DescribeSecret", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+        ("secretsmanager:PutSecretValue", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+        ("secretsmanager:TagResource", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+        ("secretsmanager:UpdateSecretVersionStage", "secret:calsync/${aws:PrincipalTag/calsync-tenant}/*"),
+    },
+    "TenantSecretsManagerRole" + TRUST: {
+        ("sts:AssumeRole", "ConnectFunctionRole"),
+        ("sts:AssumeRole", "IntegrationApiFunctionRole"),
+        ("sts:TagSession", "ConnectFunctionRole"),
+        ("sts:TagSession", "IntegrationApiFunctionRole"),
     },
 }
 
@@ -213,12 +270,19 @@ class Use:
 def _environment_targets(template: dict[str, Any]) -> dict[str, str]:
     """Local value of each CALSYNC_* setting that names a template resource -> that resource's logical id."""
     targets: dict[str, str] = {}
+    aliases = {json.dumps(alias["Properties"]["AliasName"], sort_keys=True): _render(
+        template, alias["Properties"]["TargetKeyId"]) for alias in template["Resources"].values()
+        if alias["Type"] == "AWS::KMS::Alias"}  # a setting naming a key by its alias: the key
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         for name, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
-            if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value) and os.environ.get(name):
+            if not (isinstance(value, dict) and os.environ.get(name)):
+                continue
+            if "Ref" in value or "Fn::GetAtt" in value:
                 targets[os.environ[name]] = _render(template, value)
+            elif json.dumps(value, sort_keys=True) in aliases:
+                targets[os.environ[name]] = aliases[json.dumps(value, sort_keys=True)]
     return targets
 
 
@@ -302,9 +366,20 @@ def _call_uses(call: aws_calls.Call, role: str, tags: dict[str, str], named: dic
         if key is not None:
             for action in S3_KEY_USES.get(call.operation, ()):
                 yield (role, action, key, _via_s3(), f"{why} (S3 {call.operation} of an encrypted object)")
+    elif call.service == "kms":
+        key = str(call.param("KeyId"))
+        yield (role, call.action, named.get(key, f"?{key}"), (), why)
     elif call.service == "secretsmanager":
-        secret = str(call.param("SecretId"))
+        secret = str(call.param("SecretId") or call.param("Name"))
         name = secret.split(":secret:", 1)[-1]
+        if call.operation == "CreateSecret":  # with tags, AWS also asks for TagResource
+            requested = dict(call.param("Tags") or ())
+            context = (*principal, *(("aws:RequestTag/" + k, v) for k, v in requested.items()),
+                       ("aws:TagKeys", tuple(requested)))
+            yield (role, call.action, f"secret:{name}", context, why)
+            if requested:
+                yield (role, "secretsmanager:TagResource", f"secret:{name}", context, why)
+            return
         resource_tags = tuple((f"secretsmanager:ResourceTag/{k}", v) for k, v in secret_tags.get(secret, {}).items())
         yield (role, call.action, f"secret:{name}", principal + resource_tags, why)
     else:

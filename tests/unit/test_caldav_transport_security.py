@@ -61,7 +61,7 @@ def test_a_redirect_to_another_origin_is_refused_before_anything_is_sent_there(l
     client, seen = server(redirecting_to(location))
     with pytest.raises(ProviderRejectedError) as refused:
         caldav_discovery.principal_url(client, "https://dav.example")
-    assert refused.value.reason == "redirect_to_other_origin"
+    assert refused.value.reason == "redirect_to_other_host"
     assert hosts_given_the_password(seen) == {"https://dav.example"}
 
 
@@ -69,7 +69,7 @@ def test_a_redirect_to_another_origin_is_refused_before_anything_is_sent_there(l
 def test_cleartext_servers_are_refused_outside_local_development(url: str) -> None:
     client, seen = server(lambda request: httpx.Response(207, text=PRINCIPAL))
     with pytest.raises(ProviderRejectedError) as refused:
-        caldav_discovery.principal_url(client, url)
+        caldav_discovery.principal_url(client, url, local_development=False)
     assert refused.value.reason == "insecure_url" and seen == []
 
 

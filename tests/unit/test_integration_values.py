@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from calsync.core.errors import ConfigurationError
+from calsync.domain import integration_values as values
 from calsync.domain.event import CalendarEvent, EventKey
 from calsync.domain.integration_values import OPTIONS, STORED
 from calsync.domain.model import Integration, Provider, checked
@@ -223,3 +225,16 @@ def test_under_python_O_nothing_raw_is_injected() -> None:
             assert "BEGIN:VEVENT" not in lines and "END:VCALENDAR" not in lines
         else:  # a CalDAV resource
             assert lines.count("BEGIN:VEVENT") == 1 and lines.index("END:VCALENDAR") == len(lines) - 1
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=210) | st.sampled_from(["", " ", "\t", "a\x85", "x"]))
+def test_the_published_label_pattern_accepts_exactly_what_the_check_accepts(value: str) -> None:
+    """The integration API's document carries the same rule the model enforces (schemathesis relies on it)."""
+    published = re.fullmatch(values.LABEL_PATTERN, value) is not None and len(value) <= values.SHORT_TEXT
+    try:
+        values.single_line()(value)
+        checked = True
+    except ValueError:
+        checked = False
+    assert published is checked

@@ -167,5 +167,6 @@ def test_every_template_function_is_found_where_its_code_uri_and_handler_say():
     plan = Blueprint.load()
     assert {spec.handler_path for spec in plan.functions.values()} == {
         "functions.feed.app:lambda_handler", "functions.on_appointment_change.app:lambda_handler",
-        "functions.on_webhook.app:lambda_handler", "functions.retry_sweeper.app:lambda_handler"}
+        "functions.on_webhook.app:lambda_handler", "functions.retry_sweeper.app:lambda_handler",
+        "functions.connect.app:lambda_handler", "functions.integration_api.app:lambda_handler"}
     assert all(isinstance(spec, FunctionSpec) for spec in plan.functions.values())

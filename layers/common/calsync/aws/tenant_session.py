@@ -6,6 +6,11 @@ session tag ``calsync-tenant = <tenant segment>``; that role's policy allows a s
 under ``calsync/<that segment>/`` and its own ``calsync-tenant`` tag equals the session's. So even a bug
 that names the wrong secret is refused by AWS, not only by ``calsync.domain.secret_names``.
 
+Reading a secret and storing refreshed tokens go through that role. Creating a secret, overwriting one on
+a reconnect and retiring one (the connect page, the integration API) go through a second role with the
+same tag rule (``CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN``, ``TenantSecretsManagerRole``), which the workers
+that sync cannot assume: it may create a secret only when named and tagged for the session's tenant.
+
 Session credentials last an hour (the most a chained role session may); each tenant's client is kept in
 memory until five minutes before they expire, so a warm invocation makes no STS call. Without the setting
 (operator tools run by hand) the caller's own credentials are used.
@@ -38,8 +43,8 @@ class _Session:
 
 
 _lock = threading.Lock()
-_sessions: dict[str, _Session] = {}
-_session_locks: dict[str, threading.Lock] = {}
+_sessions: dict[tuple[str, str], _Session] = {}
+_session_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +55,9 @@ def _sts() -> STSClient:
 
 
 @lru_cache(maxsize=1)
-def _own_client() -> SecretsManagerClient:
+def own_client() -> SecretsManagerClient:
+    """The function's own credentials: the deployment's secrets (``calsync/_deployment/…``), and every secret
+    when no tenant role is configured (operator tools)."""
     import boto3
 
     return boto3.client("secretsmanager")
@@ -62,20 +69,23 @@ def role_account() -> str | None:
     return role.split(":")[4] if role else None
 
 
-def secrets_client(segment: str) -> SecretsManagerClient:
-    """A Secrets Manager client whose credentials reach ``segment``'s secrets only (see the module doc)."""
-    role = get_settings().tenant_secrets_role_arn
+def secrets_client(segment: str, *, manage: bool = False) -> SecretsManagerClient:
+    """A Secrets Manager client whose credentials reach ``segment``'s secrets only (see the module doc);
+    with ``manage``, through the role that may also create, overwrite and retire them."""
+    settings = get_settings()
+    role = settings.tenant_secrets_manager_role_arn if manage else settings.tenant_secrets_role_arn
     if not role:
-        return _own_client()
-    session = _sessions.get(segment)
+        return own_client()
+    key = (role, segment)
+    session = _sessions.get(key)
     if session is not None and time.time() < session.expires_at - REFRESH_MARGIN_SECONDS:
         return session.client
     with _lock:
-        tenant_lock = _session_locks.setdefault(segment, threading.Lock())
-    with tenant_lock:  # one AssumeRole per tenant at a time within this process
-        session = _sessions.get(segment)
+        tenant_lock = _session_locks.setdefault(key, threading.Lock())
+    with tenant_lock:  # one AssumeRole per tenant and role at a time within this process
+        session = _sessions.get(key)
         if session is None or time.time() >= session.expires_at - REFRESH_MARGIN_SECONDS:
-            session = _sessions[segment] = _assume(role, segment)
+            session = _sessions[key] = _assume(role, segment)
         return session.client
 
 
@@ -98,7 +108,7 @@ def forget() -> None:
     """Drops every tenant session (tests; a changed role)."""
     with _lock:
         _sessions.clear()
-    _own_client.cache_clear()
+    own_client.cache_clear()
 
 
 def warm() -> None:
@@ -107,4 +117,4 @@ def warm() -> None:
     if get_settings().tenant_secrets_role_arn:
         _sts()
     else:
-        _own_client()
+        own_client()

@@ -26,6 +26,15 @@ def _name(value: str) -> bool:
     return len(value) >= 3
 
 
+DEPLOYMENT_SECRETS = "calsync/_deployment/"
+"""Where the deployment's own secrets live (the OAuth clients): no tenant's, read with the functions' own role."""
+
+
+def _deployment_secret(value: str) -> bool:
+    rest = value.removeprefix(DEPLOYMENT_SECRETS)
+    return rest != value and bool(re.fullmatch(r"[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*", rest))
+
+
 def _role_arn(value: str) -> bool:
     return re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", value) is not None
 
@@ -46,11 +55,17 @@ PROVIDER_ENDPOINTS: dict[str, tuple[str, str]] = {
     "google_authorize_uri": ("https://accounts.google.com/o/oauth2/v2/auth", "accounts.google.com"),
     "graph_api_base": ("https://graph.microsoft.com/v1.0", "graph.microsoft.com"),
     "microsoft_login_base": ("https://login.microsoftonline.com", "login.microsoftonline.com"),
+    "icloud_caldav_url": ("https://caldav.icloud.com", "caldav.icloud.com"),
 }
 """Where OAuth tokens and calendar data may be sent. Deployment settings, never integration data, and
 pinned to the provider's own host: only ``CALSYNC_LOCAL_DEVELOPMENT`` lets them name a loopback
 simulator instead."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _public_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
 
 
 def endpoint_allowed(url: str, host: str, local_development: bool) -> bool:
@@ -74,6 +89,8 @@ class Settings:
     disclosure_retention_days: int = _env("CALSYNC_DISCLOSURE_RETENTION_DAYS", default=2192, cast=int,
                                           check=lambda v: 1 <= v <= 36500)
     """How long the accounting of disclosures is kept (default six years, HIPAA's retention for it)."""
+    connect_links_table: str = _env("CALSYNC_CONNECT_LINKS_TABLE", required=True, check=_name)
+    oauth_states_table: str = _env("CALSYNC_OAUTH_STATES_TABLE", required=True, check=_name)
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
     feed_cache_bucket: str | None = _env("CALSYNC_FEED_CACHE_BUCKET")  # rendered feed bodies (aws.feed_bodies)
     region: str = _env("AWS_REGION", default="us-east-1")
@@ -85,8 +102,12 @@ class Settings:
                                            check=lambda v: 0 < v <= 60)
     secret_cache_seconds: int = _env("CALSYNC_SECRET_CACHE_SECONDS", default=300, cast=int, check=lambda v: v >= 0)
     tenant_secrets_role_arn: str | None = _env("CALSYNC_TENANT_SECRETS_ROLE_ARN", check=_role_arn)
-    """The role whose sessions, tagged with one tenant, may read that tenant's secrets only. Set for every
-    function that reads secrets; without it (operator tools) secrets are read with the caller's own credentials."""
+    """The role whose sessions, tagged with one tenant, may reach that tenant's secrets only
+    (``calsync.aws.tenant_session``). Set for every function that touches secrets; without it (operator
+    tools) secrets are read with the caller's own credentials."""
+    tenant_secrets_manager_role_arn: str | None = _env("CALSYNC_TENANT_SECRETS_MANAGER_ROLE_ARN", check=_role_arn)
+    """The role whose tenant-tagged sessions may also create, overwrite and retire that tenant's secrets (the
+    connect page and the integration API); without it the caller's own credentials are used."""
     local_development: bool = _env("CALSYNC_LOCAL_DEVELOPMENT", default=False, cast=_flag)
     """The local stack only: provider endpoints may name loopback simulators, CalDAV may be plain http."""
     google_api_base: str = _env("CALSYNC_GOOGLE_API_BASE", default=PROVIDER_ENDPOINTS["google_api_base"][0])
@@ -97,6 +118,21 @@ class Settings:
     graph_api_base: str = _env("CALSYNC_GRAPH_API_BASE", default=PROVIDER_ENDPOINTS["graph_api_base"][0])
     microsoft_login_base: str = _env("CALSYNC_MICROSOFT_LOGIN_BASE",
                                      default=PROVIDER_ENDPOINTS["microsoft_login_base"][0])
+    icloud_caldav_url: str = _env("CALSYNC_ICLOUD_CALDAV_URL", default=PROVIDER_ENDPOINTS["icloud_caldav_url"][0])
+    # -- the connect page and the integration API (calsync.services.connect) --
+    public_base_url: str | None = _env("CALSYNC_PUBLIC_BASE_URL", check=_public_url)
+    """Public base of the HTTP API: connect pages and the exact OAuth redirect URIs are built from it,
+    never from a request's Host header."""
+    connect_link_key: str | None = _env("CALSYNC_CONNECT_LINK_KEY")
+    """The KMS HMAC key (id, ARN or alias) that signs connect links."""
+    google_oauth_app_secret: str | None = _env("CALSYNC_GOOGLE_OAUTH_APP_SECRET", check=_deployment_secret)
+    """Secret holding the Google OAuth client (``client_id``, ``client_secret``); unset: Google is not offered."""
+    microsoft_oauth_app_secret: str | None = _env("CALSYNC_MICROSOFT_OAUTH_APP_SECRET", check=_deployment_secret)
+    """Secret holding the Microsoft OAuth client; unset: Microsoft is not offered."""
+    api_caller_prefix: str = _env("CALSYNC_API_CALLER_PREFIX", default="calsync-tenant-", check=_name)
+    """Integration API callers are IAM roles or users named ``<prefix><tenant_id>``."""
+    api_caller_accounts: str | None = _env("CALSYNC_API_CALLER_ACCOUNTS")
+    """Comma-separated AWS accounts whose principals may call the integration API (unset: this one only)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -124,6 +160,9 @@ class Settings:
             if spec.name in PROVIDER_ENDPOINTS and not endpoint_allowed(
                     getattr(settings, spec.name), PROVIDER_ENDPOINTS[spec.name][1], settings.local_development):
                 bad.append(spec.metadata["env"])
+        if settings.public_base_url and not (settings.public_base_url.startswith("https://") or (
+                settings.local_development and urlsplit(settings.public_base_url).hostname in LOOPBACK_HOSTS)):
+            bad.append("CALSYNC_PUBLIC_BASE_URL")  # pages and OAuth redirects over https only, but locally
         if bad:
             raise ConfigurationError(f"invalid or missing settings: {', '.join(bad)}")
         return settings

@@ -34,6 +34,8 @@ class CalendarEvent:
     disclosed: frozenset[str] = field(default=frozenset(), compare=False)
     """Which of the appointment's fields this event shows (names from ``privacy.DISCLOSABLE``), decided
     by the rendering that built it: what the disclosure audit records. Not written anywhere."""
+    reminder_minutes: int | None = None
+    """A reminder this many minutes before the start (VALARM, Google reminder override, Graph reminder)."""
 
 
 @dataclass(frozen=True)

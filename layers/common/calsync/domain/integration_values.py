@@ -15,6 +15,7 @@ stored before these rules existed must go on syncing, and what renders it is saf
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,6 +37,11 @@ MICROSOFT_TENANT = "tenant_id"
 """Microsoft: the directory (tenant GUID, a verified domain, or ``common``/``organizations``)."""
 APP_SECRET_REF = "app_secret_ref"  # noqa: S105 - an option name
 """OAuth providers: the secret holding the application's client id and secret, when not the integration's."""
+CREATED_BY_CALSYNC = "calendar_created_by_calsync"
+"""``true`` when the calendar is the one the connect page made ("Clinic appointments")."""
+BUSY_CALENDARS = "busy_calendars"
+"""Two-way: the calendars whose events count as busy, as a JSON list of calendar ids."""
+MAX_BUSY_CALENDARS = 50
 
 GRAPH_MODES = ("delegated", "organisation")
 
@@ -56,6 +62,8 @@ GRAPH_USER = re.compile(r"[A-Za-z0-9'._!#^~+-]{1,113}(?:@[A-Za-z0-9.-]{1,255})?"
 MICROSOFT_DIRECTORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 
 SHORT_TEXT = 200
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+"""What :func:`single_line` accepts, as a JSON Schema pattern (not blank, no control characters)."""
 
 Check = Callable[[str], str]
 
@@ -91,11 +99,25 @@ def _one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+def _calendar_list(value: str) -> str:
+    try:
+        calendars = json.loads(value)
+    except ValueError:
+        raise ValueError("must be a JSON list of calendar ids") from None
+    if not (isinstance(calendars, list) and len(calendars) <= MAX_BUSY_CALENDARS and all(
+            isinstance(c, str) and c and CALENDAR_ID.fullmatch(c) for c in calendars)):
+        raise ValueError(f"must be a JSON list of at most {MAX_BUSY_CALENDARS} calendar ids")
+    return value
+
+
 _SECRET = matches(SECRET_REF, "a Secrets Manager name or ARN")
+_CONNECTED = {CREATED_BY_CALSYNC: _one_of(("true",)), BUSY_CALENDARS: _calendar_list}
+"""What the connect page records on every calendar provider's integration."""
 OPTIONS: Mapping[str, Mapping[str, Check]] = {
-    "caldav": {},
-    "google": {APP_SECRET_REF: _SECRET},
+    "caldav": {**_CONNECTED},
+    "google": {APP_SECRET_REF: _SECRET, **_CONNECTED},
     "microsoft": {
+        **_CONNECTED,
         APP_SECRET_REF: _SECRET,
         GRAPH_MODE: _one_of(GRAPH_MODES),
         GRAPH_USER_ID: matches(GRAPH_USER, "a Microsoft Entra object id or user principal name"),

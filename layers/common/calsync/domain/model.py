@@ -39,6 +39,10 @@ class PrivacySettings(BaseModel):
     show_deep_link: bool = True
     show_telehealth_link: bool = False
     private_visibility: bool = True
+    reminder_minutes: int | None = Field(
+        default=None, ge=0, le=40320,
+        description="A reminder this many minutes before the start; none when unset (40320: Google's maximum)",
+    )
 
 
 class Provider(StrEnum):
@@ -80,8 +84,17 @@ def _entering(check: values.Check) -> AfterValidator:
     return AfterValidator(values.when_entering(check))
 
 
-_Id = Annotated[str, _entering(values.matches(values.IDENTIFIER, "an identifier: letters, digits, ._:@- (≤ 128)"))]
-_Label = Annotated[str, _entering(values.single_line())]
+def _published(pattern: str, max_length: int | None = None) -> Any:
+    """The shape a value must have as it enters, in the published JSON Schema (the integration API's document)
+    as well; it is checked by :func:`_entering`, so an item stored before a rule existed still loads."""
+    return Field(json_schema_extra={"pattern": pattern, **({"maxLength": max_length} if max_length else {})})
+
+
+_ID_SHAPE = _published(f"^{values.IDENTIFIER.pattern}$")
+_LINE_SHAPE = _published(values.LABEL_PATTERN, values.SHORT_TEXT)
+_Id = Annotated[str, _ID_SHAPE,
+                _entering(values.matches(values.IDENTIFIER, "an identifier: letters, digits, ._:@- (≤ 128)"))]
+_Label = Annotated[str, _LINE_SHAPE, _entering(values.single_line())]
 
 
 class Integration(BaseModel):
@@ -102,14 +115,14 @@ class Integration(BaseModel):
     direction: Direction = Direction.PUSH
     window: SyncWindow = SyncWindow()
     privacy: PrivacySettings = PrivacySettings()
-    practice_filter: Annotated[frozenset[str], _entering(values.matches(values.IDENTIFIER, "practice ids"))] = (
-        frozenset())
+    practice_filter: Annotated[frozenset[Annotated[str, _ID_SHAPE]],
+                               _entering(values.matches(values.IDENTIFIER, "practice ids"))] = frozenset()
     practice_scope: _Id | None = Field(
         default=None,
         description="When set, the integration follows every appointment of this practice (front-desk "
         "feeds) instead of the practitioner's own",
     )
-    location_filter: Annotated[frozenset[str], _entering(values.single_line())] = Field(
+    location_filter: Annotated[frozenset[Annotated[str, _LINE_SHAPE]], _entering(values.single_line())] = Field(
         default=frozenset(), description="Location names to include (empty: all); for per-location feeds"
     )
     status: IntegrationStatus = IntegrationStatus.PENDING

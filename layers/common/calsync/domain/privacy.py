@@ -127,6 +127,7 @@ def render(appointment: AppointmentChanged, settings: PrivacySettings, *, policy
         url=appointment.deep_link if settings.show_deep_link else None,
         private=settings.private_visibility,
         disclosed=frozenset(disclosed),
+        reminder_minutes=settings.reminder_minutes,
     )
 
 
@@ -134,7 +135,7 @@ def content_hash(event: CalendarEvent | None) -> str:
     """A stable digest of what a calendar should hold; equal hashes mean nothing to write."""
     if event is None:
         return "absent"
-    canonical = {
+    canonical: dict[str, object] = {
         "summary": event.summary,
         "description": event.description,
         "location": event.location,
@@ -145,5 +146,7 @@ def content_hash(event: CalendarEvent | None) -> str:
         "url": event.url,
         "private": event.private,
     }
+    if event.reminder_minutes is not None:  # absent when unset, so events synced before reminders keep their hash
+        canonical["reminder_minutes"] = event.reminder_minutes
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:32]

@@ -1,8 +1,8 @@
 """iCalendar for one calendar event (CalDAV bodies and ICS feed entries).
 
 Uses icalendar (imported lazily: it costs ~70 ms at cold start). Times carry their IANA zone with a
-matching VTIMEZONE; all-day events use DATE values with an exclusive end. No ATTENDEE or ORGANIZER
-is ever written: patients are never attendees.
+matching VTIMEZONE; all-day events use DATE values with an exclusive end; a reminder is a DISPLAY
+VALARM. No ATTENDEE or ORGANIZER is ever written: patients are never attendees.
 """
 
 from __future__ import annotations
@@ -54,7 +54,22 @@ def build_vevent(key: EventKey, event: CalendarEvent, now: dt.datetime) -> Any:
     vevent.add("transp", "OPAQUE")
     vevent.add("status", "CONFIRMED")
     vevent.add(MARKER_PROPERTY, key.marker)
+    if event.reminder_minutes is not None:
+        vevent.add_component(_alarm(event))
     return vevent
+
+
+def _alarm(event: CalendarEvent) -> Any:
+    """A display VALARM ``reminder_minutes`` before the start (RFC 5545 §3.6.6: DISPLAY needs a
+    DESCRIPTION; the rendered title, already on the event, is all it shows)."""
+    import icalendar
+
+    assert event.reminder_minutes is not None
+    alarm = icalendar.Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", event.summary)
+    alarm.add("trigger", -dt.timedelta(minutes=event.reminder_minutes))
+    return alarm
 
 
 def calendar_object(key: EventKey, event: CalendarEvent, now: dt.datetime | None = None) -> bytes:

@@ -116,6 +116,9 @@ ANSWERS: dict[str, dict[int, Answer]] = {
     "microsoft:create": {409: Answer.TAKEN},           # transactionId seen before
     "microsoft:patch": {404: Answer.MISSING},
     "microsoft:delete": {404: Answer.MISSING},
+    "microsoft:create_calendar": {409: Answer.TAKEN},   # a calendar of that name exists: find it instead
+    "google:revoke": {400: Answer.MISSING},             # RFC 7009 invalid_token: unknown or revoked already
+    "caldav:probe_delete": {404: Answer.MISSING},
 }
 """Per ``provider:operation``: the statuses that are branches of the protocol, not failures."""
 
@@ -203,6 +206,25 @@ def transport_errors(provider: str) -> Iterator[None]:
         raise ProviderUnavailableError(provider, "timeout") from None
     except httpx.TransportError as error:
         raise ProviderUnavailableError(provider, f"transport_{type(error).__name__}") from None
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def redirect_location(provider: str, response: httpx.Response, url: str) -> str | None:
+    """Where a redirect answer sends us, or None when the answer is not a redirect.
+
+    Requests that carry credentials follow a redirect only within the same origin (scheme, host and
+    port): a redirect to another host, or from https to http, is refused (``redirect_to_other_host``) so
+    the credentials never go with it. The person can enter the other server's address themselves.
+    """
+    if response.status_code not in REDIRECTS or "Location" not in response.headers:
+        return None
+    target = httpx.URL(url).join(response.headers["Location"])
+    origin = httpx.URL(url)
+    if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+        raise ProviderRejectedError(provider, "redirect_to_other_host", response.status_code)
+    return str(target)
 
 
 # -- OAuth token endpoints (RFC 6749 §5.2) ---------------------------------------------------------------

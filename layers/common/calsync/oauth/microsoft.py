@@ -140,14 +140,16 @@ class MicrosoftTokenSource(CachedTokenSource):
     def _delegated(app: Any, stored: secret.StoredSecret, force: bool) -> dict[str, Any] | None:
         cache = stored.value.get(CACHE_FIELD)
         app.token_cache.deserialize(cache if isinstance(cache, str) and cache else None)
+        granted = stored.value.get("scopes")  # what the clinician consented to (the connect page keeps it)
+        scopes = [str(s) for s in granted] if isinstance(granted, list) and granted else list(DELEGATED_SCOPES)
         accounts = app.get_accounts()
         if accounts:
             result: dict[str, Any] | None = app.acquire_token_silent_with_error(
-                list(DELEGATED_SCOPES), account=accounts[0], force_refresh=force)
+                scopes, account=accounts[0], force_refresh=force)
             return result
         refresh_token = stored.value.get("refresh_token")
         if isinstance(refresh_token, str) and refresh_token:
-            migrated: dict[str, Any] = app.acquire_token_by_refresh_token(refresh_token, list(DELEGATED_SCOPES))
+            migrated: dict[str, Any] = app.acquire_token_by_refresh_token(refresh_token, scopes)
             return migrated
         return None
 

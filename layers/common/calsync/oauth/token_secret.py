@@ -107,7 +107,7 @@ def replace(tenant_id: str, ref: str, value: dict[str, Any]) -> None:
     from calsync.oauth import memory
 
     memory.drop_secret(ref)
-    client = secrets.client_for(tenant_id, ref)
+    client = secrets.client_for(tenant_id, ref, manage=True)  # describe and overwrite: the managing role
     for _attempt in range(5):
         stages = client.describe_secret(SecretId=ref).get("VersionIdsToStages", {})
         current = next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
@@ -122,14 +122,21 @@ def replace(tenant_id: str, ref: str, value: dict[str, Any]) -> None:
 
 def client_credentials(provider: str, integration: Integration, stored: StoredSecret) -> tuple[str, str]:
     """The OAuth client id and secret: from the integration's secret, else from the app secret its
-    ``app_secret_ref`` option names, which must be one of the same tenant's secrets too."""
+    ``app_secret_ref`` option names (one of the same tenant's secrets too), else from the deployment's
+    OAuth client for the provider (``Settings.google_oauth_app_secret``: what the connect page signs in
+    with)."""
+    from calsync.core.settings import get_settings
+
     values: dict[str, Any] = stored.value
     if not (values.get("client_id") and values.get("client_secret")):
+        settings = get_settings()
         app_ref = integration.options.get(APP_SECRET_OPTION)
+        deployment_app = {"google": settings.google_oauth_app_secret,
+                          "microsoft": settings.microsoft_oauth_app_secret}.get(provider)
         if app_ref:
-            from calsync.core.settings import get_settings
-
-            values = {**secrets.read(integration.tenant_id, app_ref, get_settings().secret_cache_seconds), **values}
+            values = {**secrets.read(integration.tenant_id, app_ref, settings.secret_cache_seconds), **values}
+        elif deployment_app:
+            values = {**secrets.read_deployment(deployment_app, settings.secret_cache_seconds), **values}
     client_id, client_secret = values.get("client_id"), values.get("client_secret")
     if not (isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret):
         raise ConfigurationError(f"{provider} secret needs client_id and client_secret")

@@ -3,8 +3,9 @@
 Not the ``caldav`` package: it replaces urllib3 process-wide. Credentials (username and an app-specific
 password) are handed in by whoever builds the provider (``calsync.services.writers`` reads them from the
 integration's secret) and go with each request, over the one pooled client every CalDAV integration of the
-process shares (``http.bearer.shared_client``): twenty calendars on one server written side by side reuse
-its connections instead of opening twenty. What each status means is decided in ``calsync.http.outcomes``.
+process shares (``http.guarded.shared_guarded_client``, whose every connection reaches a public address
+only): twenty calendars on one server written side by side reuse its connections instead of opening twenty.
+What each status means is decided in ``calsync.http.outcomes``.
 Each appointment is one resource named ``<digest>.ics`` in the integration's calendar collection:
 
 * create:  PUT with ``If-None-Match: *``; a 412 means it exists already (a lost response, a replay):
@@ -23,10 +24,11 @@ from typing import Any
 import httpx
 
 from calsync.core.errors import ConfigurationError, ProviderRejectedError
+from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
-from calsync.http.bearer import shared_client
+from calsync.http.guarded import shared_guarded_client
 from calsync.http.origins import may_carry_credentials
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
@@ -42,7 +44,7 @@ class CalDavProvider:
     name = NAME
 
     def __init__(self, integration: Integration, credentials: Credentials | None = None,
-                 client: httpx.Client | None = None, *, local_development: bool = False) -> None:
+                 client: httpx.Client | None = None, *, local_development: bool | None = None) -> None:
         if not integration.calendar_id.startswith(("https://", "http://")):
             raise ConfigurationError("caldav calendar_id must be the collection URL")
         if client is None and credentials is None:
@@ -51,7 +53,7 @@ class CalDavProvider:
         self._credentials = credentials
         self._client = client
         self._auth: httpx.Auth | None = None
-        self._local_development = local_development
+        self._local_development = get_settings().local_development if local_development is None else local_development
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
@@ -64,7 +66,9 @@ class CalDavProvider:
             assert self._credentials is not None
             username, password = self._credentials()
             self._auth = httpx.BasicAuth(username, password)
-        return shared_client(NAME), self._auth
+        # the server was typed in by a person: public addresses only (every connection checked as it is made)
+        return shared_guarded_client(get_settings().provider_timeout_seconds,
+                                     allow_loopback=self._local_development), self._auth
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request with the clinician's credentials: only to a URL allowed to carry them (https), and

@@ -10,8 +10,9 @@
 * delete:  ``events.delete`` with ``If-Match`` when the etag is known; 404 and 410 count as done.
 
 Every write sends ``sendUpdates=none``. Events never have attendees (patients are never invited), carry
-our marker in ``extendedProperties.private``, are private when the clinician chose so, and give their
-times with IANA zone names; all-day events use dates, the end date exclusive.
+our marker in ``extendedProperties.private``, are private when the clinician chose so, carry the
+clinician's reminder (``reminders.overrides``) or none, and give their times with IANA zone names;
+all-day events use dates, the end date exclusive.
 
 A backfill sends the first request of many writes at once through Google's batch endpoint
 (:meth:`GoogleCalendarProvider.write_batch`, ``/batch/calendar/v3``, at most :data:`BATCH_LIMIT` a batch):
@@ -60,6 +61,14 @@ def _dates(event: CalendarEvent) -> tuple[dict[str, str], dict[str, str]]:
     return {"date": start.isoformat()}, {"date": end.isoformat()}
 
 
+def reminders(event: CalendarEvent) -> dict[str, Any]:
+    """The clinician's reminder as a popup override, or none at all: never the calendar's defaults,
+    so what the settings say is what the clinician gets."""
+    if event.reminder_minutes is None:
+        return {"useDefault": False}
+    return {"useDefault": False, "overrides": [{"method": "popup", "minutes": event.reminder_minutes}]}
+
+
 def event_body(key: EventKey, event: CalendarEvent) -> dict[str, Any]:
     """The Google Event resource for ``event`` (``events.insert`` and ``events.update`` bodies)."""
     if event.all_day:
@@ -76,6 +85,7 @@ def event_body(key: EventKey, event: CalendarEvent) -> dict[str, Any]:
         "transparency": "opaque",
         "visibility": "private" if event.private else "default",
         "extendedProperties": {"private": {MARKER_PROPERTY: key.marker}},
+        "reminders": reminders(event),
     }
     if event.location:
         body["location"] = event.location

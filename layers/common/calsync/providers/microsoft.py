@@ -16,7 +16,8 @@ Two modes (integration option ``graph_mode``):
 * delete:  DELETE; 404 counts as done.
 
 Every request asks for immutable ids, UTC times and text bodies. Events never have attendees, carry
-``sensitivity: private`` when the clinician chose so, and give their times with IANA zone names.
+``sensitivity: private`` when the clinician chose so, the clinician's reminder (``isReminderOn``,
+``reminderMinutesBeforeStart``) or none, and give their times with IANA zone names.
 
 A backfill sends the first request of several writes at once through Graph's JSON batching
 (:meth:`MicrosoftGraphProvider.write_batch`, ``/$batch``): at most :data:`BATCH_LIMIT` a batch, because
@@ -79,6 +80,8 @@ def event_body(event: CalendarEvent) -> dict[str, Any]:
         "sensitivity": "private" if event.private else "normal",
         "showAs": "busy",
         "categories": list(event.categories),
+        "isReminderOn": event.reminder_minutes is not None,
+        **({"reminderMinutesBeforeStart": event.reminder_minutes} if event.reminder_minutes is not None else {}),
     }
 
 
@@ -110,7 +113,9 @@ def shows(resource: dict[str, Any], body: dict[str, Any]) -> bool:
         resource.get("subject") == body["subject"]
         and _text(resource.get("body")) == _text(body["body"])
         and all(_instant(resource.get(edge)) == _instant(body[edge]) for edge in ("start", "end"))
-        and all(resource.get(field) == body[field] for field in ("isAllDay", "sensitivity", "showAs"))
+        and all(resource.get(field) == body[field] for field in ("isAllDay", "sensitivity", "showAs", "isReminderOn"))
+        and (not body["isReminderOn"]
+             or resource.get("reminderMinutesBeforeStart") == body["reminderMinutesBeforeStart"])
         and (location.get("displayName") or "") == body["location"]["displayName"]
         and sorted(resource.get("categories") or []) == sorted(body["categories"])
     )

@@ -4,7 +4,9 @@
     pause        ``paused``: nothing is pushed (a retry that falls due is parked)
     resume       ``active``; parked work is replayed; ``backfill=True`` also brings every appointment in
                  the window up to date (peers do not offer it: changes made while paused stay missing)
-    disconnect   ``disconnected``: nothing is pushed, pending sweeper work is dropped
+    disconnect   ``disconnected``: nothing is pushed, pending sweeper work is dropped, and every hook
+                 registered with :func:`register_on_disconnect` runs (watch channels, subscriptions), while
+                 the credentials still work; revoking them is ``calsync.services.connect.disconnect``'s step
     reconnect    new credentials; ``active``; parked and dead work is replayed at once (bounded; the
                  sweeper finishes the rest), and after a disconnect the window is brought up to date
     update       new settings (privacy, window, filters); every event already pushed is rewritten to
@@ -18,10 +20,12 @@ Changed``; automatic recovery from ``error`` is ``calsync.services.recovery``'s.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from calsync.aws import secret_store as secrets
 from calsync.core.errors import ConfigurationError
+from calsync.core.observability import logger
 from calsync.domain import secret_names
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.oauth import token_secret as oauth_secret
@@ -30,6 +34,17 @@ from calsync.store import integrations, sweeps
 
 RECONNECT_REPLAY_SYNCS = 50
 """Parked items a reconnect replays before it returns; the sweeper does the rest within a minute."""
+
+DisconnectHook = Callable[[Integration], None]
+"""Stops what an integration keeps at its provider (a watch channel, a subscription). Called while its
+credentials still work; a hook that fails is logged and does not stop the disconnect."""
+_on_disconnect: list[DisconnectHook] = []
+
+
+def register_on_disconnect(hook: DisconnectHook) -> None:
+    """Adds a hook :func:`disconnect` calls for every integration it disconnects (idempotent)."""
+    if hook not in _on_disconnect:
+        _on_disconnect.append(hook)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -83,11 +98,18 @@ def resume(integration_id: str, backfill: bool, now: dt.datetime | None = None) 
 
 
 def disconnect(integration_id: str) -> bool:
-    """Stops everything for this integration. Revoking the provider's grant is the provider's own step."""
+    """Stops everything for this integration and runs the disconnect hooks. Revoking the provider's grant
+    is the provider's own step."""
     integration = _load(integration_id)
     changed = status.change(integration, IntegrationStatus.DISCONNECTED, None)
     for task in (recovery.probe_task, recovery.replay_task, recovery.resync_task):
         sweeps.cancel(task(integration_id))
+    for hook in list(_on_disconnect):
+        try:
+            hook(integration)
+        except Exception as error:  # one provider's trouble must not keep the integration half connected
+            logger.warning("disconnect hook failed", extra={"integration_id": integration_id,
+                                                            "error": type(error).__name__})
     writers.forget(integration_id)
     if integration.secret_ref:
         secrets.forget(integration.secret_ref)

@@ -16,7 +16,9 @@ import importlib
 
 from calsync.aws import tenant_session
 from calsync.core import snapshot
+from calsync.core.settings import get_settings
 from calsync.http.bearer import shared_client
+from calsync.http.guarded import shared_guarded_client
 from calsync.services import engine
 from calsync.store import tables
 
@@ -25,7 +27,8 @@ PROVIDER_MODULES = ("calsync.providers.caldav", "calsync.providers.google", "cal
 """Imported by the writers on the first change to each kind of calendar: at init instead."""
 LIBRARIES = ("icalendar", "google.auth.transport", "google.oauth2.credentials", "msal")
 """What those modules import on the first token refresh or the first iCalendar body."""
-POOLED_CLIENTS = ("caldav", "google", "microsoft")
+POOLED_CLIENTS = ("google", "microsoft")
+"""The bearer-token providers' pooled clients; CalDAV's is the guarded one (``http.guarded``)."""
 
 
 def changes(everything: bool | None = None) -> None:
@@ -36,6 +39,8 @@ def changes(everything: bool | None = None) -> None:
     tenant_session.warm()
     for provider in POOLED_CLIENTS:
         shared_client(provider)
+    settings = get_settings()
+    shared_guarded_client(settings.provider_timeout_seconds, allow_loopback=settings.local_development)
     if snapshot.capturing() if everything is None else everything:
         for name in (*PROVIDER_MODULES, *LIBRARIES):
             importlib.import_module(name)

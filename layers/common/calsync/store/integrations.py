@@ -79,6 +79,12 @@ def subscribed_to(tenant_id: str, practitioner_id: str, practice_id: str) -> lis
         return [_to_domain(item) for key in keys for item in IntegrationItem.by_owner.query(key)]
 
 
+def owned_by(owner_key: str) -> list[Integration]:
+    """The integrations under one owner key (``tenant#practitioner`` or ``tenant#practice:id``)."""
+    with translated("Query"):
+        return [_to_domain(item) for item in IntegrationItem.by_owner.query(owner_key)]
+
+
 def mark_synced(integration_id: str, at: dt.datetime) -> None:
     """Records a successful write (status transitions are ``calsync.services.status``'s job)."""
     with translated("UpdateItem"):

@@ -1,6 +1,6 @@
 """The pynamodb item models. Nothing outside ``calsync.store`` imports pynamodb.
 
-Seven tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
+Nine tables, each defined again in ``template.yaml``; ``tests/infrastructure/test_template_tables.py`` proves
 that keys, attribute types, indexes and TTL agree.
 
 * Appointments — the latest snapshot of each appointment (written only if its ordering key is newer).
@@ -10,6 +10,9 @@ that keys, attribute types, indexes and TTL agree.
   appointment's pre-rendered VEVENT (see ``calsync.feed``).
 * Tenants — who may speak for each tenant (the senders whose events are applied to it).
 * Disclosures — the accounting of disclosures, one patient's records under one key (append-only).
+* ConnectLinks, OAuthStates — the connect page: single-use connect links (and the browser session each
+  one opens), and the one-time OAuth ``state`` with its PKCE verifier; both keyed by a SHA-256, both
+  expiring (TTL, and checked on every read: DynamoDB deletes expired items only eventually).
 """
 
 from __future__ import annotations
@@ -405,12 +408,48 @@ class DisclosureItem(_Bound, Model):
     destination = UnicodeAttribute()
     fields = UnicodeSetAttribute()
     outcome = UnicodeAttribute()
+    expires_at = TTLAttribute()  # the retention (Settings.disclosure_retention_days) after the record
+# -- the connect page ------------------------------------------------------------------------------------
+
+
+class ConnectLinkItem(_Bound, Model):
+    """A connect link the EHR asked for, and the browser session it opens when claimed (once)."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.connect_links_table`` by :func:`bind`."""
+
+    link_hash = UnicodeAttribute(hash_key=True)  # SHA-256 of the link id; the id itself is never stored
+    tenant_id = UnicodeAttribute()
+    practitioner_id = UnicodeAttribute()
+    reconnect_id = UnicodeAttribute(null=True)  # the integration this link reconnects, if any
+    created_at = NumberAttribute()
+    link_expires_at = NumberAttribute()  # the link must be claimed before this (epoch seconds)
+    claimed_at = NumberAttribute(null=True)
+    session_hash = UnicodeAttribute(null=True)  # SHA-256 of the session cookie's secret
+    session_expires_at = NumberAttribute(null=True)
+    integration_id = UnicodeAttribute(null=True)  # what this session connected (its status page)
+    expires_at = TTLAttribute()  # removal: after the link (or its session) has expired
+
+
+class OAuthStateItem(_Bound, Model):
+    """One authorization request in flight: the one-time ``state`` (by its SHA-256), the PKCE verifier
+    and what the clinician chose. Consumed by one DeleteItem when the provider sends the browser back."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.oauth_states_table`` by :func:`bind`."""
+
+    state_hash = UnicodeAttribute(hash_key=True)
+    link_hash = UnicodeAttribute()  # the session that started it
+    provider = UnicodeAttribute()
+    flow = UnicodeAttribute()  # JSON: the client library's flow (PKCE verifier, nonce, redirect URI, scopes)
+    choices = UnicodeAttribute()  # JSON: the settings the clinician chose before leaving for consent
+    created_at = NumberAttribute()
     expires_at = TTLAttribute()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (AppointmentItem, IntegrationItem, LedgerItem, FeedItem, FeedTokenItem,
-                                       FeedEventItem, TenantItem, DisclosureItem)
-
+                                       FeedEventItem, TenantItem, DisclosureItem, ConnectLinkItem,
+                                       OAuthStateItem)
 
 TABLE_SETTINGS: dict[type[Model], str] = {
     AppointmentItem: "appointments_table",
@@ -424,6 +463,8 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     FeedEventItem: "feed_events_table",
     TenantItem: "tenants_table",
     DisclosureItem: "disclosures_table",
+    ConnectLinkItem: "connect_links_table",
+    OAuthStateItem: "oauth_states_table",
 }
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 

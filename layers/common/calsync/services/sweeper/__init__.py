@@ -51,7 +51,7 @@ from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
 from calsync.store import sweeps
 
-__all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "run"]
+__all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "resync_now", "run"]
 
 
 def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine: Engine | None = None) -> SweepReport:
@@ -84,4 +84,15 @@ def replay_now(integration_id: str, now: dt.datetime, budget: Budget | None = No
     task = sweeps.get(recovery.replay_task(integration_id), now)
     if task is not None and not task.leased:
         work.task(task, recovery.REPLAY_PREFIX, replay_parked)
+    return work.report
+
+
+def resync_now(integration_id: str, now: dt.datetime, budget: Budget | None = None) -> SweepReport:
+    """Runs the integration's scheduled backfill at once (a new connection: its first appointments arrive
+    while the clinician watches), as far as ``budget`` allows (its ``backfill_items``: the items compared);
+    the next sweeper run goes on from there."""
+    work = Run(now, budget or Budget())
+    task = sweeps.get(recovery.resync_task(integration_id), now)
+    if task is not None and not task.leased:
+        work.task(task, recovery.RESYNC_PREFIX, backfill_window)
     return work.report
