@@ -386,6 +386,15 @@ def _call_uses(call: aws_calls.Call, role: str, tags: dict[str, str], named: dic
         yield (role, call.action, "?", (), why)
 
 
+def _aliased(template: dict[str, Any], name: str) -> str:
+    """The function a logical id names: itself, or the function of an alias (a mapping may invoke the alias
+    SAM publishes for ``AutoPublishAlias``, the version SnapStart restores)."""
+    resource = template["Resources"].get(name, {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return _render(template, resource["Properties"]["FunctionName"])
+    return name
+
+
 def platform_uses(template: dict[str, Any]) -> list[Use]:
     """Permissions AWS uses on a function's behalf (its code never calls them), derived from the template."""
     resources = template["Resources"]
@@ -393,10 +402,10 @@ def platform_uses(template: dict[str, Any]) -> list[Use]:
     queue_keys = _queue_keys(template)
     found: list[Use] = []
     for mapping in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"):
-        role = roles[_render(template, mapping["FunctionName"])]
+        function = _aliased(template, _render(template, mapping["FunctionName"]))
+        role = roles[function]
         queue = _render(template, mapping["EventSourceArn"])
         why = f"the event source mapping of {queue} polls with the function's role"
-        function = _render(template, mapping["FunctionName"])
         found.extend(Use(function, role, action, queue, (), why) for action in EVENT_SOURCE_MAPPING_ACTIONS)
         if queue in queue_keys:
             found.append(Use(function, role, "kms:Decrypt", queue_keys[queue], _via_sqs(), why + " (encrypted queue)"))

@@ -20,6 +20,7 @@ from calsync.domain.contract import AppointmentChanged
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.ledger import LedgerState
 from calsync.domain.model import Integration, Provider
+from calsync.domain.policy import PrivacyPolicy
 from calsync.domain.privacy import content_hash
 from calsync.domain.rules import Outcome
 from calsync.providers.base import CalendarProvider
@@ -114,6 +115,17 @@ def test_the_syncs_of_one_change_overlap() -> None:
     result = engine_over(ports, fanout.ThreadPool(32)).handle_change(booking(), NOW)
     assert set(result.outcomes.values()) == {Outcome.WRITTEN} and len(result.outcomes) == 20
     assert meter.most == 20
+
+
+def test_side_by_side_each_sync_applies_the_practice_policy_and_records_its_disclosure() -> None:
+    ports = MemoryPorts(integrations=MemoryIntegrations(*following("dr-1", 20)))
+    ports.policies.by_tenant[TENANT] = PrivacyPolicy(sensitive_visit_types=frozenset({"Therapy"}))
+    result = engine_over(ports, fanout.ThreadPool(32)).handle_change(booking(visit_type="Therapy"), NOW)
+    assert set(result.outcomes.values()) == {Outcome.WRITTEN} and len(result.outcomes) == 20
+    assert sorted(record.integration_id for record in ports.audit.records) == sorted(result.outcomes)
+    for integration_id in result.outcomes:
+        (shown,) = ports.calendar(integration_id).events.values()
+        assert shown.summary == "Busy" and "Therapy" not in shown.description
 
 
 def test_one_after_another_they_would_not_have() -> None:
