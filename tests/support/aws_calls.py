@@ -225,6 +225,8 @@ def _resource_params(api_params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     if "Entries" in api_params and any("Source" in entry for entry in api_params["Entries"]):  # PutEvents
         kept["Entries"] = tuple(sorted((entry.get("EventBusName", "default"), entry["Source"])
                                        for entry in api_params["Entries"]))
+    if "Delete" in api_params:  # S3 DeleteObjects: the keys it deletes
+        kept["Keys"] = tuple(sorted(entry["Key"] for entry in api_params["Delete"].get("Objects", ())))
     if "Tags" in api_params:  # AssumeRole's session tags
         kept["Tags"] = tuple((tag["Key"], tag["Value"]) for tag in api_params["Tags"])
     if "TransactItems" in api_params:

@@ -101,8 +101,8 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "OAuthStatesTable"), ("dynamodb:DeleteItem", "OAuthStatesTable"),
         ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
         ("dynamodb:UpdateItem", "IntegrationsTable"),
-        *((action, "LedgerTable") for action in ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem",
-                                                 "dynamodb:DeleteItem", "dynamodb:Query")),
+        *((action, "LedgerTable") for action in ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                                                 "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")),
         ("dynamodb:BatchGetItem", "AppointmentsTable"), ("dynamodb:UpdateItem", "AppointmentsTable"),
         ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
         ("dynamodb:UpdateItem", "FeedsTable"), ("dynamodb:PutItem", "FeedTokensTable"),
@@ -129,6 +129,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "FeedEventsTable"), ("dynamodb:BatchWriteItem", "FeedEventsTable"),
         ("dynamodb:Query", "FeedEventsTable"),
         ("dynamodb:PutItem", "DisclosuresTable"),
+        ("s3:ListBucket", "FeedCacheBucket"), ("s3:DeleteObject", "FeedCacheBucket/feeds/*"),
         ("events:PutEvents", "EventBus"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
         ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
@@ -361,7 +362,12 @@ def _call_uses(call: aws_calls.Call, role: str, tags: dict[str, str], named: dic
             yield (target + TRUST, "sts:TagSession", own_role, context, why)
     elif call.service == "s3":
         bucket = named.get(call.param("Bucket"), f"?{call.param('Bucket')}")
-        yield (role, call.action, f"{bucket}/{call.param('Key') or ''}", (), why)
+        if call.operation == "ListObjectsV2":  # IAM names it after the bucket it lists
+            yield (role, "s3:ListBucket", bucket, (), why)
+        else:
+            action = "s3:DeleteObject" if call.operation == "DeleteObjects" else call.action  # one per object
+            for key in call.param("Keys") or (call.param("Key"),):
+                yield (role, action, f"{bucket}/{key or ''}", (), why)
         key = queue_keys.get(bucket)
         if key is not None:
             for action in S3_KEY_USES.get(call.operation, ()):
