@@ -59,7 +59,7 @@ def counting() -> Iterator[None]:
 
     def caldav_factory(integration: Integration) -> CalDavProvider:
         provider = cast(CalDavProvider, writers.build(integration))
-        client = provider.session.client()  # the real client, with a counting hook added
+        client, _ = provider.session._http()  # the real (shared) client, with a counting hook added
 
         def hook(request: httpx.Request) -> None:
             TALLY.caldav[request.method] += 1

@@ -1,9 +1,9 @@
 """Google and Microsoft: provider API calls, token-endpoint calls and Secrets Manager calls per change,
 measured through the real handler path (engine, ledger in DynamoDB Local, secrets in moto) into the
-simulators; and the cold-start import time of the worker with both providers available.
+simulators; and what importing each provider's OAuth library costs the first refresh of an environment
+whose init did not make it (an on-demand init: ``calsync.services.warm``; a SnapStart init makes them).
 
-Target: exactly one provider call for a real change, none for a repeat, no Secrets
-Manager call when warm; worker cold import ≤ 300 ms, provider SDKs imported lazily.
+Target: exactly one provider call for a real change, none for a repeat, no Secrets Manager call when warm.
 
     .venv/bin/python -m bench.provider_calls [--runs 7]
 """
@@ -23,13 +23,15 @@ from devstack.stack import LocalStack, StackPorts, apply_env, stack_env
 PORTS = StackPorts.pick()
 apply_env(stack_env(PORTS))
 
-from bench.cold_start import ENV, ROOT, time_import  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 from calsync.aws import secret_store as secrets  # noqa: E402
 from calsync.domain.contract import parse_detail  # noqa: E402
 from calsync.domain.model import PrivacySettings  # noqa: E402
 from calsync.services import engine  # noqa: E402
 from devstack import sample_day  # noqa: E402
 from devstack.oauth_clinicians import OAuthClinician, connect_google, connect_microsoft, simulators  # noqa: E402
+from devstack.stack import TABLE_NAMES  # noqa: E402
 
 TENANT = "bench-oauth"
 STEPS = ("create", "repeat", "reschedule", "repeat", "cancel", "re-create after cancel", "all-day create")
@@ -78,9 +80,12 @@ def measure(clinician: OAuthClinician) -> list[tuple[str, int, int, int]]:
     return rows
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def lazy_sdk_import_ms(module: str, runs: int) -> float:
     """What importing an SDK costs on the first refresh (not at cold start): median over ``runs``."""
-    env = {**os.environ, **ENV}
+    env = {**os.environ, **TABLE_NAMES}
     code = f"import time, sys; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
     samples = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
                                     capture_output=True, text=True).stdout) for _ in range(runs)]
@@ -101,16 +106,6 @@ def main() -> None:
         for clinician in clinicians:
             for step, api, token, sm in measure(clinician):
                 print(f"  {step:26s} {clinician.provider:10s} {api:4d} {token:6d} {sm:8d}")
-    baseline, _, _ = time_import("sys", args.runs)
-    print(f"cold import (interpreter start alone {baseline:.0f} ms; best and median of {args.runs} runs)")
-    for label, modules in (
-        ("worker alone", "functions.on_appointment_change.app"),
-        ("worker + both providers", "functions.on_appointment_change.app, calsync.providers.google, "
-                                    "calsync.providers.microsoft"),
-        ("both providers alone", "calsync.providers.google, calsync.providers.microsoft"),
-    ):
-        best, median, cpu = time_import(modules, args.runs)
-        print(f"  {label:26s} best {best:5.0f} ms   median {median:5.0f} ms   CPU {cpu:5.0f} ms")
     for sdk in ("google.oauth2.credentials", "msal"):
         print(f"first refresh only, import {sdk}: {lazy_sdk_import_ms(sdk, args.runs):.0f} ms")
 

@@ -1,11 +1,10 @@
 """What the local deployment builds, read from ``template.yaml`` itself: one source, no second list.
 
-Tables, the bus, its rule and event pattern, the queues with their visibility timeout and redrive policy,
-the functions (handler module, timeout, environment), the queue mappings, the schedules, the HTTP API's
+Tables, buckets, the bus, its rule and event pattern, the queues with their visibility timeout and redrive
+policy, the functions (handler module, timeout, environment), the queue mappings, the schedules, the HTTP API's
 routes (method, path, target function, authoriser) and the KMS HMAC keys' aliases all come from the
-template, rendered with the
-``Environment`` parameter set to ``local``. A route, queue setting or schedule changed in the template is
-what the local deployment runs the next time it starts.
+template, rendered with the ``Environment`` parameter set to ``local``. A route, queue setting or schedule
+changed in the template is what the local deployment runs the next time it starts.
 
 Names that CloudFormation would generate (queues, rules, functions) are made from the stack name and the
 resource's logical id, e.g. ``ChangesQueue`` → ``calsync-local-changes-queue``.
@@ -24,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from devstack import DevstackError
-from devstack.cfn_template import TEMPLATE, function_environment, function_setting, load_template, render_sub
+from devstack.cfn_template import (
+    TEMPLATE,
+    function_environment,
+    function_setting,
+    load_template,
+    ref_target,
+    render_sub,
+)
 
 ENVIRONMENT = "local"
 STACK_NAME = f"calsync-{ENVIRONMENT}"
@@ -148,6 +154,7 @@ class Blueprint:
 
     template: dict[str, Any]
     tables: Mapping[str, str]  # logical id → table name
+    buckets: Mapping[str, str]  # logical id → bucket name (S3 names them in AWS; locally, from the logical id)
     bus_logical_id: str
     bus_name: str
     queues: Mapping[str, QueueSpec]
@@ -197,6 +204,8 @@ class Blueprint:
             target = str(value["Ref"])
             if target in self.tables:
                 return self.tables[target]
+            if target in self.buckets:
+                return self.buckets[target]
             if target in self.queues:
                 return resolve_queue_url(self.queues[target])
             if target == self.bus_logical_id:
@@ -231,11 +240,10 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _ref(value: Any) -> str:
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return str(value["Fn::GetAtt"][0])
-    raise DevstackError(f"expected !Ref or !GetAtt, got {value!r}")
+    target = ref_target(value)
+    if target is None:
+        raise DevstackError(f"expected !Ref or !GetAtt, got {value!r}")
+    return target
 
 
 def _read(template: dict[str, Any]) -> Blueprint:
@@ -245,6 +253,7 @@ def _read(template: dict[str, Any]) -> Blueprint:
 
     tables = {name: sub(resource["Properties"]["TableName"])
               for name, resource in _of_type(template, "AWS::DynamoDB::Table").items()}
+    buckets = {name: local_name(name, drop_suffix="Bucket") for name in _of_type(template, "AWS::S3::Bucket")}
     ((bus_id, bus),) = _of_type(template, "AWS::Events::EventBus").items()
     queues = {name: _queue(name, resource.get("Properties", {}))
               for name, resource in _of_type(template, "AWS::SQS::Queue").items()}
@@ -258,6 +267,9 @@ def _read(template: dict[str, Any]) -> Blueprint:
     api_auth = _api_default_authorizers(template)
     for name in sorted(_of_type(template, "AWS::Serverless::Function")):
         functions[name] = _function(template, name)
+        if function_setting(template, name, "SnapStart"):
+            unsupported.append(f"{name}: SnapStart is not emulated (init runs in this process when first invoked; "
+                               "calsync.core.snapshot.restored() plays a restore in the tests)")
         for event_name, event in (template["Resources"][name]["Properties"].get("Events") or {}).items():
             props = event.get("Properties", {})
             if event["Type"] == "HttpApi":
@@ -290,7 +302,8 @@ def _read(template: dict[str, Any]) -> Blueprint:
     unsupported += [f"{m.logical_id}: ScalingConfig is not emulated (one batch at a time)"
                     for m in mappings
                     if "ScalingConfig" in template["Resources"][m.logical_id]["Properties"]]
-    return Blueprint(template=template, tables=tables, bus_logical_id=bus_id, bus_name=sub(bus["Properties"]["Name"]),
+    return Blueprint(template=template, tables=tables, buckets=buckets, bus_logical_id=bus_id,
+                     bus_name=sub(bus["Properties"]["Name"]),
                      queues=queues, rules=rules, functions=functions, mappings=mappings, schedules=tuple(schedules),
                      routes=tuple(routes), unsupported=tuple(unsupported), hmac_key_aliases=hmac_key_aliases)
 

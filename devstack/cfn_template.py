@@ -76,10 +76,18 @@ def function_environment(template: dict[str, Any], function_id: str) -> dict[str
     return variables
 
 
+SAM_REFERENCES = (".Alias", ".Version")
+"""``!Ref Function.Alias``: SAM's name for the alias (or version) ``AutoPublishAlias`` creates."""
+
+
 def ref_target(value: Any) -> str | None:
-    """The logical id in ``{"Ref": id}`` or ``{"Fn::GetAtt": [id, attr]}``, else None."""
+    """The logical id in ``{"Ref": id}`` or ``{"Fn::GetAtt": [id, attr]}``, else None. A reference to a
+    function's published alias or version names the function."""
     if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
+        target = str(value["Ref"])
+        for suffix in SAM_REFERENCES:
+            target = target.removesuffix(suffix)
+        return target
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return str(value["Fn::GetAtt"][0])
     return None

@@ -1,4 +1,4 @@
-"""moto in server mode: Secrets Manager, EventBridge, SQS and CloudWatch over real HTTP on 127.0.0.1.
+"""moto in server mode: Secrets Manager, EventBridge, SQS, CloudWatch and S3 over real HTTP on 127.0.0.1.
 
 It runs as a separate process (``python -m moto.server``) rather than in-process, so calsync code talks
 to it exactly as to AWS: through botocore, over a socket, with ``AWS_ENDPOINT_URL`` pointing at it.

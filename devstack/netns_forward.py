@@ -5,20 +5,29 @@ that has only loopback. This forwarder is the one way in: it listens on 127.0.0.
 connection, opens the upstream socket *inside* the child's namespace. A socket keeps the namespace it
 was created in, so one dedicated thread joins the child's namespace once (``setns`` affects only the
 calling thread) and creates every upstream socket; the bytes are then pumped by ordinary threads.
+
+It runs as a process of its own (``python -m devstack.netns_forward``, :class:`ForwarderProcess`): its pump
+threads wake for every DynamoDB request and answer, and in the caller's interpreter they would compete for
+the caller's GIL with the very code a test or a benchmark measures.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import queue
+import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 
 from devstack import DevstackError
-from devstack.ports import LOOPBACK
+from devstack.ports import LOOPBACK, port_is_free
+from devstack.process import ServerProcess
 
 _CHUNK = 65536
 _CONNECT_TIMEOUT_SECONDS = 2.0
@@ -165,3 +174,48 @@ class _Pair:
 def _shutdown(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
+
+
+class ForwarderProcess:
+    """A :class:`NetnsForwarder` in a child process of its own, listening on ``listen_port`` here."""
+
+    name = "netns forwarder"
+
+    def __init__(self, target_pid: int, target_port: int, *, listen_port: int, log_path: Path) -> None:
+        self.listen_port = listen_port
+        self._process = ServerProcess(
+            self.name,
+            [sys.executable, "-m", "devstack.netns_forward", str(target_pid), str(target_port), str(listen_port)],
+            log_path=log_path,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._process.start()
+        self._process.wait_until(lambda: not port_is_free(self.listen_port), timeout=timeout, what="listening")
+
+    def check_alive(self) -> None:
+        self._process.check_alive()
+
+    def close(self) -> None:
+        self._process.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="relay 127.0.0.1:LISTEN here to 127.0.0.1:PORT in PID's netns")
+    parser.add_argument("pid", type=int)
+    parser.add_argument("port", type=int)
+    parser.add_argument("listen", type=int)
+    args = parser.parse_args(argv)
+    forwarder = NetnsForwarder(args.pid, args.port, listen_port=args.listen)
+    forwarder.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    forwarder.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

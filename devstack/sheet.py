@@ -102,8 +102,8 @@ def render(deployment: Deployment, clinicians: Sequence[SampleClinician], newcom
     lines += ["", "not emulated locally:", *(f"  - {note}" for note in plan.unsupported), ""]
     lines += [
         f"DynamoDB Local: {ports.dynamodb_endpoint}   (its JVM sits in a private network namespace; forwarded here)",
-        f"moto server: {ports.moto_endpoint}   (EventBridge, SQS, Secrets Manager, CloudWatch; UI {ports.moto_endpoint}"
-        "/moto-api/)",
+        f"moto server: {ports.moto_endpoint}   (EventBridge, SQS, Secrets Manager, CloudWatch, S3; "
+        f"UI {ports.moto_endpoint}/moto-api/)",
         f"Radicale (CalDAV): {ports.radicale_url}",
     ]
     if deployment.google is not None:

@@ -265,7 +265,8 @@ class LocalStack:
                 region_name=REGION,
                 aws_access_key_id=FAKE_CREDENTIAL,
                 aws_secret_access_key=FAKE_CREDENTIAL,
-                config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+                config=Config(retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4")
+                if service == "s3" else Config(retries={"max_attempts": 2, "mode": "standard"}),
             )
         return self._clients[service]
 
@@ -279,7 +280,7 @@ class LocalStack:
     # -- resources ----------------------------------------------------------------------------------
 
     def create_resources(self) -> StackResources:
-        """Tables (from the pynamodb models), the bus, its rules and every queue, as template.yaml has them.
+        """Tables (from the pynamodb models), buckets, the bus, its rules and every queue, as template.yaml has them.
 
         Idempotent. Puts :meth:`env` into ``os.environ`` first, since the table models read it on import.
         """
@@ -290,6 +291,12 @@ class LocalStack:
         get_settings.cache_clear()  # the env changed: read it again, and point the models at this stack
         tables.bind()
         tables.create_all()
+
+        s3 = self.client("s3")
+        existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+        for bucket in BLUEPRINT.buckets.values():
+            if bucket not in existing:
+                s3.create_bucket(Bucket=bucket)
 
         events = self.client("events")
         try:

@@ -78,6 +78,11 @@ class SimResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+ANSWER_LOST = SimResponse(0)
+"""What a handler returns when the work is done but its answer must be lost (a batch one of whose inner
+requests had a ``drop_after_commit`` fault): the connection closes without an answer."""
+
+
 @dataclass(frozen=True)
 class Deferred:
     """An answer that needs outbound calls first (Graph's validation handshake): ``run`` is called
@@ -245,9 +250,19 @@ class Simulator(ABC):
             traceback.print_exc()
             planned, drop = SimResponse(500, {"error": f"simulator failure: {failure!r}"}), False
             answer = planned
+        drop = drop or answer is ANSWER_LOST
         with self._lock:
             self._requests.append(Recorded(request, None if drop else answer.status))
         return None if drop else answer  # dropped: the work is done, the answer is lost
+
+    def dispatch_inner(self, request: SimRequest) -> tuple[SimResponse, bool]:
+        """One request of a batch, answered as if it had come alone (faults, validation, the request log);
+        returns the answer and whether a fault meant to drop it (the batch's answer is then lost)."""
+        planned, drop = self._answer(request)
+        answer = planned.run() if isinstance(planned, Deferred) else planned
+        with self._lock:
+            self._requests.append(Recorded(request, None if drop else answer.status))
+        return answer, drop
 
     def _answer(self, request: SimRequest) -> tuple[SimResponse | Deferred, bool]:
         with self._lock:
@@ -290,8 +305,21 @@ class Simulator(ABC):
         """Drops stored events, tokens, clients."""
 
 
+def payload(response: SimResponse) -> tuple[bytes, str | None]:
+    """A response body as bytes, and the content type it is sent with (unless its headers name one)."""
+    if response.body is None:
+        return b"", None
+    if isinstance(response.body, Html):
+        return str(response.body).encode(), "text/html; charset=utf-8"
+    if isinstance(response.body, bytes | str):
+        return (response.body.encode() if isinstance(response.body, str) else response.body,
+                "text/plain; charset=utf-8")
+    return json.dumps(response.body).encode(), "application/json; charset=UTF-8"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -305,24 +333,16 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:  # the work is done, the answer is lost
             self.close_connection = True
             return
-        if response.body is None:
-            payload, content_type = b"", None
-        elif isinstance(response.body, Html):
-            payload, content_type = str(response.body).encode(), "text/html; charset=utf-8"
-        elif isinstance(response.body, bytes | str):
-            payload = response.body.encode() if isinstance(response.body, str) else response.body
-            content_type = "text/plain; charset=utf-8"
-        else:
-            payload, content_type = json.dumps(response.body).encode(), "application/json; charset=UTF-8"
+        body, content_type = payload(response)
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         if content_type and "content-type" not in {k.lower() for k in response.headers}:
             self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 

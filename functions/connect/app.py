@@ -1,8 +1,9 @@
 """connect: the hosted connect page (``GET``/``POST /connect/...`` on the HTTP API, payload format 2.0).
 
-Routing is Powertools' event handler; every step is ``calsync.services.connect.pages``, imported on the
-first request so the cold start pays only for the router. This module translates requests (query, form,
-cookie) in and pages, redirects and assets out, with the security headers of ``calsync.web.render``.
+Routing is Powertools' event handler; every step is ``calsync.services.connect.pages``, imported by the init
+that a SnapStart snapshot captures (template.yaml), or else on the first request, so an on-demand cold start
+pays only for the router. This module translates requests (query, form, cookie) in and pages, redirects
+and assets out, with the security headers of ``calsync.web.render``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from calsync.core import snapshot
 from calsync.core.observability import logger
 
 if TYPE_CHECKING:
@@ -27,6 +29,10 @@ def _pages() -> Any:
     from calsync.services.connect import pages
 
     return pages
+
+
+if snapshot.capturing():  # SnapStart's init runs once per version: every request's imports cost nothing there
+    _pages()
 
 
 def _form() -> dict[str, list[str]]:

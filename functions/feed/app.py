@@ -12,10 +12,13 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from calsync.core.observability import logger, metrics
+from calsync.feed import cache
 from calsync.feed.serve import FeedRequest, FeedResponse, serve
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+cache.warm()  # the DynamoDB and S3 clients now, not on the first request
 
 
 def to_request(event: dict[str, Any]) -> FeedRequest:

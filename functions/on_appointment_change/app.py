@@ -21,10 +21,11 @@ from calsync.aws import dead_letter
 from calsync.core.errors import ContractError
 from calsync.core.observability import Metric, count, logger, metrics
 from calsync.domain.contract import parse_envelope
-from calsync.services import engine, senders
+from calsync.services import engine, senders, warm
 from calsync.services.twoway import conflicts
 
 processor = BatchProcessor(event_type=EventType.SQS)
+warm.changes()  # clients, providers and their libraries now, not on the first change
 
 _CORRELATION_KEYS = ("tenant_id", "appointment_id", "practitioner_id")
 

@@ -13,7 +13,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync.core.observability import logger, metrics
-from calsync.services import sweeper
+from calsync.services import sweeper, warm
+
+warm.sweeps()  # clients, providers and their libraries now, not on the first run
 
 
 def _sweep(context: LambdaContext | None) -> dict[str, Any]:

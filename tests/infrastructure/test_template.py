@@ -404,14 +404,20 @@ def test_policies_name_actions_and_resources(function_id):
     assert not managed, f"{function_id} attaches managed policies {managed}"
 
 
-def test_feed_only_reads_except_to_count_a_urls_requests():
-    """The one write the feed makes is the per-URL request count on its own token item (calsync/feed/serve.py)."""
-    dynamodb = {a for a in allowed_actions("FeedFunction") if a.startswith("dynamodb:")}
-    assert dynamodb
-    assert dynamodb - READ_ONLY_DYNAMODB == {"dynamodb:UpdateItem"}
-    assert allowed_actions("FeedFunction") == dynamodb
-    writes = [s for s in statements("FeedFunction") if "dynamodb:UpdateItem" in as_list(s["Action"])]
-    assert [ref_target(s["Resource"]) for s in writes] == ["FeedTokensTable"]
+def test_the_feed_reads_counts_its_requests_and_caches_bodies_nothing_more():
+    actions = allowed_actions("FeedFunction")
+    assert {a for a in actions if a.startswith("dynamodb:")} - READ_ONLY_DYNAMODB == {"dynamodb:UpdateItem"}
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject", "s3:PutObject"}
+    assert {a.split(":")[0] for a in actions} == {"dynamodb", "s3", "kms"}
+    updated: set[str] = set()
+    for statement in statements("FeedFunction"):
+        resources = [render_sub(TEMPLATE, r["Fn::Sub"]) if isinstance(r, dict) and "Fn::Sub" in r else r
+                     for r in as_list(statement["Resource"])]
+        if "dynamodb:UpdateItem" in as_list(statement["Action"]):
+            updated |= {str(ref_target(r)) for r in resources}
+        if any(a.startswith("s3:") for a in as_list(statement["Action"])):  # only the bodies' prefix
+            assert resources == ["FeedCacheBucket.Arn/feeds/*"]
+    assert updated == {"FeedTokensTable", "FeedsTable"}  # a URL's count, the stored version: never the events
 
 
 def test_functions_reach_secrets_only_through_the_tenant_secrets_role():
@@ -505,6 +511,22 @@ def test_no_deployed_function_runs_in_local_development_mode():
                     and not name.endswith("_OAUTH_APP_SECRET")]  # which secret holds the OAuth client: no endpoint
 
 
+SNAPSTART = ("OnAppointmentChangeFunction", "RetrySweeperFunction", "FeedFunction", "ConnectFunction",
+             "IntegrationApiFunction")
+
+
+@pytest.mark.parametrize("function_id", SNAPSTART)
+def test_heavy_functions_start_from_a_snapshot_of_their_init(function_id):
+    """Their init imports and builds everything an invocation needs (calsync.services.warm): with SnapStart
+    that runs once per published version, and calsync.core.snapshot renews what must be unique."""
+    props = properties(TEMPLATE, function_id)
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert props["AutoPublishAlias"]  # SnapStart applies to published versions only
+
+
+def test_the_queue_invokes_the_published_alias_not_latest():
+    (mapping,) = [props for function_id, _, props in sqs_mappings() if function_id == "OnAppointmentChangeFunction"]
+    assert mapping["FunctionName"] == {"Ref": "OnAppointmentChangeFunction.Alias"}
 # -- the key -----------------------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from calsync.aws import secret_store as secrets
 from calsync.domain.ledger import LedgerState
 from calsync.domain.model import IntegrationStatus
 from calsync.services import engine, lifecycle, recovery, sweeper, writers
-from calsync.services.sweeper import resync
+from calsync.services.sweeper import backfill
 from calsync.store import integrations, ledger
 from calsync.store.tables import LedgerItem
 from devstack.clinicians import CalDavClinician
@@ -182,9 +182,9 @@ def test_fm08_a_lost_sync_state_leads_to_a_bounded_full_resync_without_duplicate
         item.delete()
     calls_before = plan.total_calls
     recovery.schedule_resync(clinician.integration.integration_id, clock.now)
-    monkeypatch.setattr(resync, "PAGE", 4)
+    monkeypatch.setattr(backfill, "PAGE", 4)
     runs = 0
-    while (report := sweeper.run(clock.advance(minutes=1), budget=sweeper.Budget(syncs=4))).syncs:
+    while (report := sweeper.run(clock.advance(minutes=1), budget=sweeper.Budget(syncs=4, backfill_items=4))).syncs:
         runs += 1
         assert report.syncs <= 4 and runs < 10  # bounded per run, resumed by the next
     assert runs == 3

@@ -297,7 +297,7 @@ def test_an_unchanged_feed_is_answered_304_without_rendering(server: LocalApi, t
         raise AssertionError("the 304 path rendered the feed")
 
     with monkeypatch.context() as patched:
-        patched.setattr("calsync.store.feeds.window_events", no_rendering)
+        patched.setattr("calsync.store.feeds.window_page", no_rendering)
         patched.setattr("calsync.feed.document.assemble", no_rendering)
         patched.setattr("calsync.feed.document.header", no_rendering)
         by_etag = fetch(server, issued.token, if_none_match=etag)

@@ -64,8 +64,9 @@ def test_pause_stops_pushes_and_resume_replays_parked_work_but_not_the_missed_ch
     sweeper.run(clock.advance(seconds=5))
     assert shown(clinician) == [(title(clinician, waiting), "09:00")]  # no backfill: the replay only
     assert statuses(stack, announced) == [("pending", "paused", None), ("paused", "active", None)]
-    # a change missed while paused is still recent, so the next gap-sweep pass brings it (never lost)
-    sweeper.run(clock.advance(minutes=11))
+    # a change missed while paused is still recent: the gap sweep's second look at it, an hour after it
+    # arrived, brings it (never lost)
+    sweeper.run(clock.advance(minutes=61))
     assert shown(clinician) == sorted([(title(clinician, waiting), "09:00"), (title(clinician, missed), "11:00")])
 
 

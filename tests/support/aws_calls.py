@@ -6,7 +6,9 @@ the parameters that name a resource, the access key that signed it, and the func
 
 A call belongs to a function when the Lambda handler of that function (``functions/<dir>/app.py``, found
 through template.yaml's ``CodeUri``), or a calsync callable that handler calls, is on the calling thread's
-stack; the outermost one wins (the sweeper's syncs go through the engine, and are the sweeper's). So a test
+stack; the outermost one wins (the sweeper's syncs go through the engine, and are the sweeper's). Work a
+function hands to a thread pool (the syncs of one change side by side, a backfill's writers) is that
+function's too: a job submitted while a function is on the stack carries it into the pool's thread. So a test
 that calls ``sweeper.run`` or ``engine.handle_change`` directly is measured as the function whose handler
 makes that call; what tests, the local stack and operator tools do outside those code paths is kept with
 ``function=None``. ``tests/infrastructure/test_least_privilege.py`` compares the calls with the roles of
@@ -32,7 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 # the parameters that say which resource a call touches (and, for PutEvents, its sources)
-_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName", "KeyId")
+_RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "SecretId", "RoleArn", "Name", "EventBusName", "KeyId",
+                    "Bucket", "Key")
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,7 @@ def install(functions: dict[str, str]) -> None:
     original = base._make_api_call
 
     def recorded(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        if not RECORDER.entry_points:  # on first use: importing the handlers earlier would warm them for every test
-            for handler, function_id in RECORDER.handler_files.items():
-                RECORDER.entry_points.update(dict.fromkeys(_entry_points(Path(handler)), function_id))
+        _load_entry_points()
         call = Call(function=_function_on_stack(), service=_iam_prefix(client), operation=operation_name,
                     params=_resource_params(api_params), access_key=_access_key(client),
                     test=RECORDER.current_test)
@@ -98,6 +99,14 @@ def install(functions: dict[str, str]) -> None:
 
     recorded._calsync_recorder = True  # type: ignore[attr-defined]
     base._make_api_call = recorded
+    _carry_into_threads()
+
+
+def _load_entry_points() -> None:
+    """On first use: importing the handlers earlier would warm them for every test."""
+    if not RECORDER.entry_points:
+        for handler, function_id in RECORDER.handler_files.items():
+            RECORDER.entry_points.update(dict.fromkeys(_entry_points(Path(handler)), function_id))
 
 
 def calls() -> list[Call]:
@@ -150,16 +159,49 @@ def _resolve(module: Any, node: ast.expr) -> Any:
     return None
 
 
-def _function_on_stack() -> str | None:
+_carried = threading.local()
+"""The function whose job a pool thread is running (``_carry_into_threads``)."""
+
+
+def _function_on_stack(depth: int = 2) -> str | None:
     found = None
-    frame: FrameType | None = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(depth)
     while frame is not None:
         code = frame.f_code
         function_id = RECORDER.entry_points.get(code) or RECORDER.handler_files.get(code.co_filename)
         if function_id is not None:
             found = function_id  # keep walking: the outermost one wins
         frame = frame.f_back
-    return found
+    return found or getattr(_carried, "function", None)
+
+
+def _carry_into_threads() -> None:
+    """Wraps ``ThreadPoolExecutor.submit``: a job submitted while a function is on the stack runs, in the
+    pool's thread, as that function's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if getattr(ThreadPoolExecutor.submit, "_calsync_recorder", False):
+        return
+    original = ThreadPoolExecutor.submit
+
+    def submit(executor: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        _load_entry_points()
+        function_id = _function_on_stack()
+        if function_id is None:
+            return original(executor, fn, *args, **kwargs)
+
+        def as_the_function(*inner_args: Any, **inner_kwargs: Any) -> Any:
+            previous = getattr(_carried, "function", None)
+            _carried.function = function_id
+            try:
+                return fn(*inner_args, **inner_kwargs)
+            finally:
+                _carried.function = previous
+
+        return original(executor, as_the_function, *args, **kwargs)
+
+    submit._calsync_recorder = True  # type: ignore[attr-defined]
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
 
 
 # -- what the call touches --------------------------------------------------------------------------------
@@ -183,6 +225,8 @@ def _resource_params(api_params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     if "Entries" in api_params and any("Source" in entry for entry in api_params["Entries"]):  # PutEvents
         kept["Entries"] = tuple(sorted((entry.get("EventBusName", "default"), entry["Source"])
                                        for entry in api_params["Entries"]))
+    if "Delete" in api_params:  # S3 DeleteObjects: the keys it deletes
+        kept["Keys"] = tuple(sorted(entry["Key"] for entry in api_params["Delete"].get("Objects", ())))
     if "Tags" in api_params:  # AssumeRole's session tags
         kept["Tags"] = tuple((tag["Key"], tag["Value"]) for tag in api_params["Tags"])
     if "TransactItems" in api_params:

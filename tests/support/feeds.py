@@ -6,13 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.domain.contract import AppointmentChanged
+from calsync.core.settings import get_settings
+from calsync.domain.contract import AppointmentChanged, appointment_key
+from calsync.domain.event import EventKey
+from calsync.domain.model import ClientDisplay, Integration, PrivacySettings
+from calsync.domain.privacy import render
+from calsync.feed.target import IcsFeedProvider
+from calsync.formats import ical
 from calsync.services import engine
+from calsync.store.appointments import utc_key
 from devstack.local_api import LocalApi
+from devstack.stack import LocalStack
 from tests.support.appointments import appointment
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -93,3 +102,39 @@ def fetch(server: LocalApi, token: str, method: str = "GET", **headers: str) -> 
     lowered = {name.lower(): value for name, value in answer.items()}
     body = gzip.decompress(wire) if lowered.get("content-encoding") == "gzip" else wire
     return Fetched(status, lowered, wire, body)
+
+
+SEED_PRIVACY = PrivacySettings(client_display=ClientDisplay.INITIALS, show_visit_type=True, show_notes=True)
+SEED_ZONES = ("America/New_York", "America/Chicago")
+
+
+def seeded_vevents(feed_id: str, tenant_id: str, count: int, now: dt.datetime) -> Iterator[tuple[str, str, str]]:
+    """(appointment key, start key, VEVENT) for ``count`` realistic appointments, one every 53 minutes from
+    tomorrow on, rendered as the feed's writer renders them."""
+    for n in range(count):
+        start = (now + dt.timedelta(minutes=53 * n + 60 * 24)).replace(second=0, microsecond=0)
+        booked = appointment(tenant_id=tenant_id, appointment_id=f"apt-{n}", start=start.isoformat(),
+                             end=(start + dt.timedelta(minutes=50)).isoformat(), timezone=SEED_ZONES[n % 2],
+                             notes=f"Follow-up {n}: review plan, adjust dose, schedule labs.")
+        event = render(booked, SEED_PRIVACY)
+        assert event is not None
+        text: str = ical.build_vevent(EventKey(feed_id, tenant_id, f"apt-{n}"), event, now).to_ical().decode()
+        yield appointment_key(tenant_id, f"apt-{n}"), utc_key(booked.start), text
+
+
+def seed_feed(stack: LocalStack, feed: Integration, count: int, now: dt.datetime) -> None:
+    """Writes ``count`` VEVENTs straight into the feed's table (25 per BatchWriteItem) and leaves the feed
+    state a real change would (a new version, both zones): a big feed without ``count`` engine syncs."""
+    client, table = stack.client("dynamodb"), get_settings().feed_events_table
+    batch: list[Any] = []
+    for key, start, text in seeded_vevents(feed.integration_id, feed.tenant_id, count, now):
+        item = {"feed_id": {"S": feed.integration_id}, "appointment_key": {"S": key}, "start_utc": {"S": start},
+                "vevent": {"S": text}, "sequence": {"N": "1"}}
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == 25:
+            client.batch_write_item(RequestItems={table: batch})
+            batch = []
+    if batch:
+        client.batch_write_item(RequestItems={table: batch})
+    for zone in SEED_ZONES:
+        IcsFeedProvider(feed)._touch(now, zone)

@@ -93,8 +93,10 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
     },
     "FeedFunctionRole": {
         ("dynamodb:UpdateItem", "FeedTokensTable"), ("dynamodb:GetItem", "FeedTokensTable"),
-        ("dynamodb:GetItem", "FeedsTable"),
+        ("dynamodb:GetItem", "FeedsTable"), ("dynamodb:UpdateItem", "FeedsTable"),
         ("dynamodb:Query", "FeedEventsTable/index/by_start"),
+        ("s3:GetObject", "FeedCacheBucket/feeds/*"), ("s3:PutObject", "FeedCacheBucket/feeds/*"),
+        ("kms:Decrypt", "DataKey"), ("kms:GenerateDataKey", "DataKey"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
     },
     "OnWebhookFunctionRole": _SENDS_PULLS | _PLATFORM_INTAKE | {
@@ -145,8 +147,8 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "OAuthStatesTable"), ("dynamodb:DeleteItem", "OAuthStatesTable"),
         ("dynamodb:GetItem", "IntegrationsTable"), ("dynamodb:PutItem", "IntegrationsTable"),
         ("dynamodb:UpdateItem", "IntegrationsTable"),
-        *((action, "LedgerTable") for action in ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem",
-                                                 "dynamodb:DeleteItem", "dynamodb:Query")),
+        *((action, "LedgerTable") for action in ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                                                 "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")),
         ("dynamodb:BatchGetItem", "AppointmentsTable"), ("dynamodb:UpdateItem", "AppointmentsTable"),
         ("dynamodb:Query", "AppointmentsTable/index/by_practitioner"),
         ("dynamodb:UpdateItem", "FeedsTable"), ("dynamodb:PutItem", "FeedTokensTable"),
@@ -173,6 +175,7 @@ DECLARED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "FeedEventsTable"), ("dynamodb:BatchWriteItem", "FeedEventsTable"),
         ("dynamodb:Query", "FeedEventsTable"),
         ("dynamodb:PutItem", "DisclosuresTable"),
+        ("s3:ListBucket", "FeedCacheBucket"), ("s3:DeleteObject", "FeedCacheBucket/feeds/*"),
         ("events:PutEvents", "EventBus"),
         ("managed:AWSLambdaBasicExecutionRole", "*"),
         ("secretsmanager:GetSecretValue", "secret:calsync/_deployment/oauth/*"),
@@ -331,17 +334,28 @@ def _environment_targets(template: dict[str, Any]) -> dict[str, str]:
 
 
 def _queue_keys(template: dict[str, Any]) -> dict[str, str]:
-    """Queue logical id -> logical id of its KMS key (encrypted queues only)."""
+    """Queue or bucket logical id -> logical id of its KMS key (encrypted with a customer key only)."""
     keys = {}
-    for queue_id, queue in template["Resources"].items():
-        key = queue["Type"] == "AWS::SQS::Queue" and queue["Properties"].get("KmsMasterKeyId")
+    for resource_id, resource in template["Resources"].items():
+        key = resource["Type"] == "AWS::SQS::Queue" and resource["Properties"].get("KmsMasterKeyId")
+        if resource["Type"] == "AWS::S3::Bucket":
+            rules = resource["Properties"].get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+            key = next((rule["ServerSideEncryptionByDefault"].get("KMSMasterKeyID") for rule in rules), None)
         if key:
-            keys[queue_id] = _render(template, key)
+            keys[resource_id] = _render(template, key)
     return keys
 
 
 def _via_sqs() -> tuple[tuple[str, str], ...]:
     return (("kms:ViaService", f"sqs.{REGION}.amazonaws.com"),)
+
+
+def _via_s3() -> tuple[tuple[str, str], ...]:
+    return (("kms:ViaService", f"s3.{REGION}.amazonaws.com"),)
+
+
+S3_KEY_USES = {"PutObject": ("kms:GenerateDataKey",), "GetObject": ("kms:Decrypt",)}
+"""What S3 asks KMS for on the caller's behalf, for an object of a bucket encrypted with a customer key."""
 
 
 def uses(template: dict[str, Any], calls: Iterable[aws_calls.Call],
@@ -392,6 +406,18 @@ def _call_uses(call: aws_calls.Call, role: str, tags: dict[str, str], named: dic
             context = (*(("aws:RequestTag/" + k, v) for k, v in requested.items()), ("aws:TagKeys", tuple(requested)))
             yield (role, "sts:TagSession", target, context, why)
             yield (target + TRUST, "sts:TagSession", own_role, context, why)
+    elif call.service == "s3":
+        bucket = named.get(call.param("Bucket"), f"?{call.param('Bucket')}")
+        if call.operation == "ListObjectsV2":  # IAM names it after the bucket it lists
+            yield (role, "s3:ListBucket", bucket, (), why)
+        else:
+            action = "s3:DeleteObject" if call.operation == "DeleteObjects" else call.action  # one per object
+            for key in call.param("Keys") or (call.param("Key"),):
+                yield (role, action, f"{bucket}/{key or ''}", (), why)
+        key = queue_keys.get(bucket)
+        if key is not None:
+            for action in S3_KEY_USES.get(call.operation, ()):
+                yield (role, action, key, _via_s3(), f"{why} (S3 {call.operation} of an encrypted object)")
     elif call.service == "kms":
         key = str(call.param("KeyId"))
         yield (role, call.action, named.get(key, f"?{key}"), (), why)
@@ -412,6 +438,15 @@ def _call_uses(call: aws_calls.Call, role: str, tags: dict[str, str], named: dic
         yield (role, call.action, "?", (), why)
 
 
+def _aliased(template: dict[str, Any], name: str) -> str:
+    """The function a logical id names: itself, or the function of an alias (a mapping may invoke the alias
+    SAM publishes for ``AutoPublishAlias``, the version SnapStart restores)."""
+    resource = template["Resources"].get(name, {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return _render(template, resource["Properties"]["FunctionName"])
+    return name
+
+
 def platform_uses(template: dict[str, Any]) -> list[Use]:
     """Permissions AWS uses on a function's behalf (its code never calls them), derived from the template."""
     resources = template["Resources"]
@@ -419,10 +454,10 @@ def platform_uses(template: dict[str, Any]) -> list[Use]:
     queue_keys = _queue_keys(template)
     found: list[Use] = []
     for mapping in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"):
-        role = roles[_render(template, mapping["FunctionName"])]
+        function = _aliased(template, _render(template, mapping["FunctionName"]))
+        role = roles[function]
         queue = _render(template, mapping["EventSourceArn"])
         why = f"the event source mapping of {queue} polls with the function's role"
-        function = _render(template, mapping["FunctionName"])
         found.extend(Use(function, role, action, queue, (), why) for action in EVENT_SOURCE_MAPPING_ACTIONS)
         if queue in queue_keys:
             found.append(Use(function, role, "kms:Decrypt", queue_keys[queue], _via_sqs(), why + " (encrypted queue)"))

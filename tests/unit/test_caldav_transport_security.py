@@ -118,3 +118,21 @@ def test_which_urls_may_carry_credentials(url: str, local: bool, allowed: bool) 
 def test_origins_compare_scheme_host_and_port() -> None:
     assert same_origin("https://a.example/x", "https://A.example:443/y")
     assert not same_origin("https://a.example/x", "http://a.example/x")
+
+
+def test_the_shared_client_keeps_no_cookie_from_one_clinician_for_another() -> None:
+    from calsync.http.client import new_client
+
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(201, headers={"Set-Cookie": "session=alice-session; Path=/", "ETag": '"1"'})
+
+    shared = new_client(5.0, transport=httpx.MockTransport(answer))
+    for name in ("alice", "bob"):
+        integration = Integration(integration_id=f"int-{name}", tenant_id="tenant-1", practitioner_id=name,
+                                  provider=Provider.CALDAV, calendar_id=f"https://dav.example/{name}/calendar/")
+        writer = CalDavProvider(integration, client=shared)
+        writer.upsert(EventKey(f"int-{name}", "tenant-1", "apt-1"), EVENT, None)
+    assert sent == [None, None]

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from devstack.sims.authorize import Authorizations
-from devstack.sims.google import calendars
+from devstack.sims.google import batch, calendars
 from devstack.sims.google.channels import Channel, Channels
 from devstack.sims.google.console import GoogleConsole
 from devstack.sims.google.events import EventsApi
@@ -20,7 +20,7 @@ from devstack.sims.google.listing import Lister
 from devstack.sims.google.oauth import AUTHORIZE_PATH, DECISION, REVOKE_PATH, TOKEN_PATH, GoogleOAuth
 from devstack.sims.google.schema import Invalid, check_params, error, method_spec
 from devstack.sims.google.store import Calendar, GoogleStore, public
-from devstack.sims.http import Recorded, SimRequest, SimResponse
+from devstack.sims.http import ANSWER_LOST, Recorded, SimRequest, SimResponse
 from devstack.sims.oauth import Grant, OAuthSimulator, TokenBook
 from devstack.sims.push import Outbox
 
@@ -176,6 +176,11 @@ class GoogleCalendarSimulator(GoogleConsole, OAuthSimulator):
         answer = self.oauth.handle(request, self._users())
         if answer is not None:
             return answer
+        if request.path == batch.BATCH_PATH:
+            if request.method != "POST":
+                return error(405, "methodNotAllowed", "Method Not Allowed")
+            batched = batch.answer(self, request)
+            return batched if batched is not None else ANSWER_LOST
         if not request.path.startswith(API_PREFIX + "/"):
             return error(404, "notFound", "Not Found")
         grant = self.tokens.bearer(request.bearer)

@@ -14,7 +14,8 @@ import copy
 from typing import Any
 from urllib.parse import unquote
 
-from devstack.sims.http import Deferred, Recorded, SimRequest, SimResponse
+from devstack.sims.http import ANSWER_LOST, Deferred, Recorded, SimRequest, SimResponse
+from devstack.sims.microsoft import batch
 from devstack.sims.microsoft.console import GraphConsole
 from devstack.sims.microsoft.delta import Delta
 from devstack.sims.microsoft.events import EventsApi
@@ -145,7 +146,9 @@ class MicrosoftGraphSimulator(GraphConsole, OAuthSimulator):
             return [copy.copy(s) for s in self.subscriptions.live() if user in (None, s.mailbox)]
 
     def api_requests(self) -> list[Recorded]:
-        return [r for r in self.requests if r.request.path.startswith(GRAPH_PREFIX + "/")]
+        """The Graph calls made (a batch's requests each count as one; its envelope does not)."""
+        return [r for r in self.requests
+                if r.request.path.startswith(GRAPH_PREFIX + "/") and r.request.path != batch.BATCH_PATH]
 
     def token_requests(self) -> list[Recorded]:
         return [r for r in self.requests if TOKEN_PATH.match(r.request.path)]
@@ -168,6 +171,11 @@ class MicrosoftGraphSimulator(GraphConsole, OAuthSimulator):
         grant = self.tokens.bearer(request.bearer)
         if grant is None:
             return graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+        if request.path == batch.BATCH_PATH:
+            if request.method != "POST":
+                return graph_error(405, "ErrorInvalidRequest", "Method not allowed.")
+            batched = batch.answer(self, request)
+            return batched if batched is not None else ANSWER_LOST
         parts = [unquote(p) for p in request.path[len(GRAPH_PREFIX) + 1:].split("/")]
         try:
             if parts[0] == "subscriptions":

@@ -109,3 +109,12 @@ def forget() -> None:
     with _lock:
         _sessions.clear()
     own_client.cache_clear()
+
+
+def warm() -> None:
+    """Makes the client a first secret read needs (STS for the tenant sessions; without the setting, the
+    caller's own Secrets Manager client) at init rather than on the first change; sends nothing."""
+    if get_settings().tenant_secrets_role_arn:
+        _sts()
+    else:
+        own_client()

@@ -34,6 +34,7 @@ OUTPUTS: dict[str, str] = {
     "FeedsTableName": "CALSYNC_FEEDS_TABLE",
     "FeedTokensTableName": "CALSYNC_FEED_TOKENS_TABLE",
     "FeedEventsTableName": "CALSYNC_FEED_EVENTS_TABLE",
+    "FeedCacheBucketName": "CALSYNC_FEED_CACHE_BUCKET",
     "DisclosuresTableName": "CALSYNC_DISCLOSURES_TABLE",
     "TenantsTableName": "CALSYNC_TENANTS_TABLE",
     "PlatformIntakeTableName": "CALSYNC_PLATFORM_INTAKE_TABLE",

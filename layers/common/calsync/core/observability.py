@@ -19,6 +19,7 @@ nothing of theirs.
 from __future__ import annotations
 
 import logging
+import threading
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -61,6 +62,7 @@ class Metric:
     LEASE_CONTENDED = "LeaseContended"
     DRIFT_REPAIRED = "DriftRepaired"  # the gap sweep found a calendar behind its snapshot and synced it
     WORK_REPLAYED = "WorkReplayed"  # parked or dead work replayed after its integration recovered
+    BACKFILL_WRITTEN = "BackfillWritten"  # events a backfill wrote or removed (progress: calsync.cli.backfill)
     SWEEP_RUN = "SweepRun"  # one per sweeper run: its absence means nothing is being retried
     SWEEP_CUT_SHORT = "SweepCutShort"  # a sweeper run stopped on its budget or its deadline with work left
     # two-way sync
@@ -88,6 +90,7 @@ class Metric:
     FEED_NOT_MODIFIED = "FeedNotModified"
     FEED_TOKEN_REJECTED = "FeedTokenRejected"  # noqa: S105 - a metric name, not a secret
     FEED_TOO_LARGE = "FeedTooLarge"
+    FEED_REDIRECTED = "FeedRedirected"  # a body too large for one response, sent from its stored copy
     FEED_THROTTLED = "FeedThrottled"  # one URL fetched more often than its allowance: 429
     DRIFT_FOUND = "DriftFound"  # the gap sweep found a calendar behind its snapshot (DriftRepaired: and synced it)
     INTEGRATION_STATUS_CHANGED = "IntegrationStatusChanged"  # dimension status: the status entered
@@ -106,12 +109,19 @@ class Metric:
     PLATFORM_EXPORT_FAILED = "PlatformExportFailed"
 
 
+_metrics_lock = threading.Lock()
+"""The syncs of one change run in threads (``calsync.services.fanout``); Powertools' metric set is a plain
+dict read and written back per call, so two threads adding at once could lose a count."""
+
+
 def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def seconds(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
 
 
 def count_by(name: str, dimension: str, value: str) -> None:

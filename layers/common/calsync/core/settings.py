@@ -97,6 +97,7 @@ class Settings:
     connect_links_table: str = _env("CALSYNC_CONNECT_LINKS_TABLE", required=True, check=_name)
     oauth_states_table: str = _env("CALSYNC_OAUTH_STATES_TABLE", required=True, check=_name)
     feed_base_url: str | None = _env("CALSYNC_FEED_BASE_URL")  # public base of feed URLs
+    feed_cache_bucket: str | None = _env("CALSYNC_FEED_CACHE_BUCKET")  # rendered feed bodies (aws.feed_bodies)
     region: str = _env("AWS_REGION", default="us-east-1")
     dynamodb_endpoint: str | None = _env("CALSYNC_DYNAMODB_ENDPOINT")  # only for the local stack
     event_bus_name: str | None = _env("CALSYNC_EVENT_BUS_NAME")

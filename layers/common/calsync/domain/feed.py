@@ -7,6 +7,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """The body last produced for a feed: which document (its ETag), how big each coding is (``plain_wire``:
+    the plain text as a Lambda response carries it, JSON-escaped), and the ETag S3 gives the plain object (a
+    client redirected there comes back with it as its validator)."""
+
+    etag: str
+    size: int
+    gzip_size: int
+    plain_wire: int
+    object_etag: str | None = None
+
+
+@dataclass(frozen=True)
 class FeedState:
     """What serving a feed needs besides its events: answered from one small item."""
 
@@ -18,6 +31,7 @@ class FeedState:
     version: int
     updated_at: dt.datetime
     zones: frozenset[str]
+    rendered: Rendered | None = None
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,11 @@ def none_match(if_none_match: str, current: str) -> bool:
     return any(_opaque(tag) == _opaque(current) for tag in if_none_match.split(","))
 
 
-def not_modified(headers: dict[str, str], etag: str, last_modified: dt.datetime) -> bool:
-    """True when the client's copy is current. ``If-None-Match`` wins over ``If-Modified-Since``."""
+def not_modified(headers: dict[str, str], etag: str, last_modified: dt.datetime, also: tuple[str, ...] = ()) -> bool:
+    """True when the client's copy is current. ``If-None-Match`` wins over ``If-Modified-Since``. ``also``:
+    other validators of the same representation (the ETag S3 gave a client that was redirected there)."""
     if (if_none_match := headers.get("if-none-match")) is not None:
-        return none_match(if_none_match, etag)
+        return any(none_match(if_none_match, tag) for tag in (etag, *also))
     if (if_modified_since := headers.get("if-modified-since")) is not None:
         since = parse_http_date(if_modified_since)
         return since is not None and last_modified.replace(microsecond=0) <= since

@@ -1,27 +1,25 @@
 """Answers ``GET``/``HEAD /feeds/{token}.ics``.
 
-Order of work, cheapest first: a malformed token is refused without a read; a token is one GetItem by
-its hash; the feed's state is one small GetItem, enough for ``ETag``/``Last-Modified`` and a 304; only
-then one query for the VEVENTs in the window, joined into the document. Unknown tokens get 404 and
-revoked ones 410, with the same tenant-free body whatever the tenant, so a probe learns nothing about
-who uses the service. The token never reaches a log line: ``token_id`` is logged instead.
+Order of work, cheapest first: a malformed token is refused without a read; a token is one conditional
+update by its hash (it also counts the URL's requests); the feed's state is one small GetItem, enough for
+``ETag``/``Last-Modified`` and a 304; a full answer is then the version's stored body (``feed.cache``):
+sent inline when it fits one Lambda response, else a redirect to its stored object. Only the first
+request of a version reads the window. Unknown tokens get 404 and revoked ones 410, with the same
+tenant-free body whatever the tenant, so a probe learns nothing about who uses the service. The token
+never reaches a log line: ``token_id`` is logged instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from calsync.core.observability import Metric, count, logger
-from calsync.feed import conditional, document, tokens
+from calsync.feed import cache, conditional, document, tokens
 from calsync.store import feeds
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-MAX_RESPONSE_BYTES = 5_800_000
-"""What one Lambda response can carry (6 MB including the envelope), counted after base64."""
-GZIP_LEVEL = 6
 
 _ALWAYS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 _ERROR_HEADERS = {**_ALWAYS, "Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"}
@@ -49,9 +47,6 @@ class FeedResponse:
     body: bytes = b""
     binary: bool = False  # True when ``body`` is gzip (API Gateway then needs it base64-encoded)
 
-    @property
-    def wire_size(self) -> int:
-        return 4 * -(-len(self.body) // 3) if self.binary else len(self.body)
 
 
 def _error(status: int, body: bytes, reason: str) -> FeedResponse:
@@ -91,7 +86,9 @@ def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
         "Vary": "Accept-Encoding",
         **_ALWAYS,
     }
-    if conditional.not_modified(headers, validators["ETag"], modified):
+    current = cache.cached(state, validators["ETag"])
+    also = (current.rendered.object_etag,) if current is not None and current.rendered.object_etag else ()
+    if conditional.not_modified(headers, validators["ETag"], modified, also=also):
         count(Metric.FEED_NOT_MODIFIED)
         logger.info("feed not modified", extra={"status": 304})
         return FeedResponse(304, validators)
@@ -99,23 +96,31 @@ def serve(request: FeedRequest, now: dt.datetime | None = None) -> FeedResponse:
         count(Metric.FEED_SERVED)
         return FeedResponse(200, {**validators, "Content-Type": CONTENT_TYPE})
 
-    vevents = feeds.window_events(state.feed_id, window.start_key, window.end_key)
-    body = document.assemble(document.header(state, window), vevents)
-    response = _encoded(body, validators, conditional.accepts_gzip(headers.get("accept-encoding")))
-    if response.wire_size > MAX_RESPONSE_BYTES:
-        count(Metric.FEED_TOO_LARGE)
-        logger.error("feed too large for one response",
-                     extra={"events": len(vevents), "bytes": len(body), "gzip": response.binary})
-        return FeedResponse(500, dict(_ERROR_HEADERS), b"This calendar is too large to send.\n")
-    count(Metric.FEED_SERVED)
-    logger.info("feed served", extra={"status": 200, "events": len(vevents), "bytes": len(response.body),
-                                      "gzip": response.binary})
-    return response
+    gzip_ok = conditional.accepts_gzip(headers.get("accept-encoding"))
+    answer = _deliver(current, validators, gzip_ok) if current is not None else None
+    if answer is None:  # the first request of this version (or its stored copy expired): render it now
+        answer = _deliver(cache.produce(state, window, validators["ETag"]), validators, gzip_ok)
+    assert answer is not None  # a body just produced is at hand in memory
+    return answer
 
 
-def _encoded(body: bytes, validators: dict[str, str], gzip_ok: bool) -> FeedResponse:
-    headers = {**validators, "Content-Type": CONTENT_TYPE}
-    if gzip_ok:
-        compressed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-        return FeedResponse(200, {**headers, "Content-Encoding": "gzip"}, compressed, binary=True)
-    return FeedResponse(200, headers, body)
+def _deliver(body: cache.Body, validators: dict[str, str], gzip_ok: bool) -> FeedResponse | None:
+    """The body inline when it fits one Lambda response, else a redirect to its stored object; None when
+    the stored copy this needs is gone."""
+    headers = {**validators, "Content-Type": CONTENT_TYPE, **({"Content-Encoding": "gzip"} if gzip_ok else {})}
+    log = {"status": 200, "bytes": body.rendered.gzip_size if gzip_ok else body.rendered.size, "gzip": gzip_ok,
+           "rendered": body.events is not None, "events": body.events}
+    if body.fits(gzip_ok):
+        inline = body.coding(gzip_ok)
+        if inline is None:
+            return None
+        count(Metric.FEED_SERVED)
+        logger.info("feed served", extra=log)
+        return FeedResponse(200, headers, inline, binary=gzip_ok)
+    if body.stored:
+        count(Metric.FEED_REDIRECTED)
+        logger.info("feed served from its stored copy", extra={**log, "status": 302})
+        return FeedResponse(302, {**validators, "Location": cache.link(body, gzip_ok)})
+    count(Metric.FEED_TOO_LARGE)
+    logger.error("feed too large for one response and not stored", extra=log)
+    return FeedResponse(500, dict(_ERROR_HEADERS), b"This calendar is too large to send.\n")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from calsync.core import snapshot
 from calsync.http.client import new_client
 from calsync.http.outcomes import transport_errors
 
@@ -43,8 +44,10 @@ def shared_client(provider: str) -> httpx.Client:
         return client
 
 
+@snapshot.after_restore
 def reset_clients() -> None:
-    """Closes the pooled clients (tests that change TLS trust, shutdown)."""
+    """Closes the pooled clients (tests that change TLS trust, shutdown, and a SnapStart restore: whatever
+    connection a snapshot holds is dead in the copy)."""
     with _client_lock:
         for client in _clients.values():
             client.close()

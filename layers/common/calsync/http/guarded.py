@@ -25,14 +25,16 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
+from calsync.core import snapshot
 from calsync.core.errors import ProviderRejectedError
-from calsync.http.client import USER_AGENT
+from calsync.http.client import MAX_CONNECTIONS, NO_DELAY, USER_AGENT, no_cookies
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -116,23 +118,49 @@ class GuardedTransport(httpx.HTTPTransport):
     ``resolve`` and ``verify`` are for tests (a name answered with chosen addresses, a throw-away CA)."""
 
     def __init__(self, *, allow_loopback: bool, provider: str = "caldav", resolve: Resolver = system_resolver,
-                 verify: ssl.SSLContext | bool = True) -> None:
+                 verify: ssl.SSLContext | bool = True, max_connections: int = 20) -> None:
         super().__init__()
         ssl_context = httpx.create_ssl_context(verify=verify)
-        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=20,
-                                             max_keepalive_connections=10,
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=max_connections,
+                                             max_keepalive_connections=max_connections // 2,
+                                             socket_options=NO_DELAY,
                                              network_backend=_GuardedBackend(allow_loopback, provider, resolve))
 
 
 def guarded_client(timeout_seconds: float, *, allow_loopback: bool, provider: str = "caldav",
                    resolve: Resolver = system_resolver, verify: ssl.SSLContext | bool = True,
-                   **kwargs: Any) -> httpx.Client:
+                   max_connections: int = 20, **kwargs: Any) -> httpx.Client:
     """Like ``calsync.http.client.new_client`` (timeouts, no automatic redirects), for user-given addresses."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         transport=GuardedTransport(allow_loopback=allow_loopback, provider=provider, resolve=resolve,
-                                   verify=verify),
+                                   verify=verify, max_connections=max_connections),
         **kwargs,
     )
+
+
+_shared_lock = threading.Lock()
+_shared: dict[bool, httpx.Client] = {}
+
+
+def shared_guarded_client(timeout_seconds: float, *, allow_loopback: bool) -> httpx.Client:
+    """The one pooled guarded client of the process (per ``allow_loopback``), shared by every CalDAV
+    integration: credentials go with each request, and its jar keeps no cookie, so nothing of one clinician's
+    server rides along on another's requests. Each connection is checked when it is made; a pooled one was."""
+    with _shared_lock:
+        client = _shared.get(allow_loopback)
+        if client is None:
+            client = _shared[allow_loopback] = guarded_client(timeout_seconds, allow_loopback=allow_loopback,
+                                                              max_connections=MAX_CONNECTIONS, cookies=no_cookies())
+        return client
+
+
+@snapshot.after_restore
+def reset_shared() -> None:
+    """Closes the shared clients (a SnapStart restore: a connection in the snapshot is dead in the copy)."""
+    with _shared_lock:
+        for client in _shared.values():
+            client.close()
+        _shared.clear()

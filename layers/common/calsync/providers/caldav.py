@@ -2,8 +2,11 @@
 
 Not the ``caldav`` package: it replaces urllib3 process-wide. Credentials (username and an app-specific
 password) are handed in by whoever builds the provider (``calsync.services.writers`` reads them from the
-integration's secret); what each status means is decided in ``calsync.http.outcomes``. Each appointment is one
-resource named ``<digest>.ics`` in the integration's calendar collection:
+integration's secret) and go with each request, over the one pooled client every CalDAV integration of the
+process shares (``http.guarded.shared_guarded_client``, whose every connection reaches a public address
+only): twenty calendars on one server written side by side reuse its connections instead of opening twenty.
+What each status means is decided in ``calsync.http.outcomes``.
+Each appointment is one resource named ``<digest>.ics`` in the integration's calendar collection:
 
 * create:  PUT with ``If-None-Match: *``; a 412 means it exists already (a lost response, a replay):
   re-read it and overwrite with ``If-Match``;
@@ -25,7 +28,7 @@ from calsync.core.settings import get_settings
 from calsync.domain.event import CalendarEvent, EventKey, Written
 from calsync.domain.model import Integration
 from calsync.formats import ical
-from calsync.http.guarded import guarded_client
+from calsync.http.guarded import shared_guarded_client
 from calsync.http.origins import may_carry_credentials
 from calsync.http.outcomes import Answer, answer, lost_race, transport_errors
 
@@ -40,32 +43,39 @@ Credentials = Callable[[], tuple[str, str]]
 class CalDavSession:
     """Requests with a clinician's CalDAV credentials (shared by the writer and the reader): only to a URL
     allowed to carry them (https), and never a redirect followed (the client follows none; a 3xx is a
-    refusal, see http.outcomes). The client is made on the first request, so credentials are read only then."""
+    refusal, see http.outcomes). They go over the one pooled client every CalDAV integration of the process
+    shares, the credentials with each request (read once, when the first request needs them); a client
+    handed in (tests, the connect page's checks) brings its own."""
 
     def __init__(self, credentials: Credentials | None, client: httpx.Client | None = None, *,
                  local_development: bool | None = None) -> None:
         self._credentials = credentials
         self._client = client
+        self._auth: httpx.Auth | None = None
         self._local_development = get_settings().local_development if local_development is None else local_development
 
-    def client(self) -> httpx.Client:
-        """The HTTP client with the credentials (made, and the credentials read, on first use)."""
-        if self._client is None:
+    def _http(self) -> tuple[httpx.Client, httpx.Auth | None]:
+        if self._client is not None:
+            return self._client, None
+        if self._auth is None:
             assert self._credentials is not None
             username, password = self._credentials()
-            # the server was typed in by a person: public addresses only
-            self._client = guarded_client(get_settings().provider_timeout_seconds,
-                                          allow_loopback=self._local_development,
-                                          auth=httpx.BasicAuth(username, password))
-        return self._client
+            self._auth = httpx.BasicAuth(username, password)
+        # the server was typed in by a person: public addresses only (every connection checked as it is made)
+        return shared_guarded_client(get_settings().provider_timeout_seconds,
+                                     allow_loopback=self._local_development), self._auth
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not may_carry_credentials(url, local_development=self._local_development):
             raise ProviderRejectedError(NAME, "insecure_url")
+        client, auth = self._http()
         with transport_errors(NAME):
-            return self.client().request(method, url, **kwargs)
+            if auth is None:
+                return client.request(method, url, **kwargs)
+            return client.request(method, url, auth=auth, **kwargs)
 
     def close(self) -> None:
+        """Closes a client handed in; the shared one stays open for the next integration."""
         if self._client is not None:
             self._client.close()
 

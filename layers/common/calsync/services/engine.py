@@ -21,12 +21,14 @@ run it over in-memory stores. :func:`default` is the deployed engine (DynamoDB, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
+from calsync.core import snapshot
 from calsync.core.errors import LeaseBusyError, ProviderError
 from calsync.core.observability import Metric, count, count_by, logger, seconds_by
 from calsync.core.settings import get_settings
@@ -38,6 +40,7 @@ from calsync.domain.ledger import LedgerEntry, LedgerState
 from calsync.domain.model import Integration, IntegrationStatus
 from calsync.domain.privacy import content_hash
 from calsync.domain.rules import Outcome
+from calsync.services import fanout
 from calsync.services.ports import IntegrationSource, SyncPorts
 
 __all__ = ["ChangeResult", "Engine", "Outcome", "default", "handle_change", "retire", "sync", "targets"]
@@ -53,10 +56,20 @@ class ChangeResult:
 
 
 _OWNER = f"{uuid.uuid4().hex[:12]}"
+_leases = itertools.count(1)
 
 
 def _lease_owner() -> str:
-    return f"{_OWNER}-{time.monotonic_ns()}"
+    """Unique per sync: the process's id and a counter (threads of one process never share a value)."""
+    return f"{_OWNER}-{next(_leases)}"
+
+
+@snapshot.after_restore
+def _new_owner() -> None:
+    """Every environment resumed from one SnapStart snapshot would otherwise share the process id and the
+    counter, and two of them could each take "its" lease on the same ledger item."""
+    global _OWNER
+    _OWNER = f"{uuid.uuid4().hex[:12]}"
 
 
 class Engine:
@@ -76,8 +89,14 @@ class Engine:
             logger.info("stale change dropped")
             return ChangeResult(stale=True)
         result = ChangeResult()
-        for integration in self.targets(appointment, saved.holders):
-            result.outcomes[integration.integration_id] = self.sync(integration, appointment, now)
+        targets = self.targets(appointment, saved.holders)
+        done = self.ports.fan_out.run([partial(self.sync, integration, appointment, now) for integration in targets])
+        for integration, outcome in zip(targets, done, strict=True):
+            if not isinstance(outcome, BaseException):
+                result.outcomes[integration.integration_id] = outcome
+        failure = fanout.first_failure(done)
+        if failure is not None:
+            raise failure  # the others ran to their end; this change is redelivered and finds them in step
         return result
 
     def targets(self, appointment: AppointmentChanged, holders: Iterable[str] = (),
@@ -255,6 +274,10 @@ class Engine:
 # -- the deployed engine ---------------------------------------------------------------------------------
 
 
+FAN_OUT = fanout.ThreadPool()
+"""The deployed engine's pool: the syncs of one change run side by side (``calsync.services.fanout``)."""
+
+
 @lru_cache(maxsize=1)
 def default() -> Engine:
     """The engine over DynamoDB, the real providers and announced status changes."""
@@ -263,7 +286,7 @@ def default() -> Engine:
 
     return Engine(SyncPorts(appointments=appointments, ledger=ledger, integrations=integrations, writers=writers,
                             health=recovery, audit=disclosures, lease_seconds=get_settings().lease_seconds,
-                            policies=policies))
+                            policies=policies, fan_out=FAN_OUT))
 
 
 def handle_change(appointment: AppointmentChanged, now: dt.datetime | None = None) -> ChangeResult:

@@ -11,16 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from calsync.aws import feed_bodies
 from calsync.core.errors import CalSyncError
 from calsync.core.settings import get_settings
 from calsync.domain.feed import FeedToken, IssuedToken
 from calsync.domain.model import Integration, IntegrationStatus, PrivacySettings, Provider, SyncWindow, validated
 from calsync.feed import tokens
 from calsync.feed.target import FEED_NAME_OPTION, feed_name
-from calsync.services import engine, status
+from calsync.services import engine, recovery, status
 from calsync.store import appointments, feeds, integrations
 
 FEED_DELETED = "feed_deleted"
+FILL_AT_ONCE = 100
+"""Appointments a new feed gets before ``create_feed`` returns; a window that holds more is filled by its
+backfill job in the sweeper (the same job that fills a new calendar connection), so creating a front-desk
+feed over ten thousand appointments is one bounded request, not ten thousand syncs inline."""
+FILL_PAGE = 50
 
 
 class FeedNotFoundError(CalSyncError):
@@ -74,20 +80,29 @@ def create_feed(tenant_id: str, practitioner_id: str | None = None, *, practice_
     return integration, issued
 
 
-def fill(integration: Integration, now: dt.datetime | None = None) -> int:
-    """Writes every appointment in the feed's window through the engine (privacy, ledger, provider),
-    as for any change. Returns how many appointments it looked at."""
+def fill(integration: Integration, now: dt.datetime | None = None, limit: int = FILL_AT_ONCE) -> int:
+    """Writes the first ``limit`` appointments of the feed's window through the engine (privacy, ledger,
+    provider), as for any change; when the window holds more, schedules the feed's backfill job, which
+    goes over the whole window in the sweeper. Returns how many appointments it looked at.
+
+    Reads at most ``limit`` index entries and snapshots, whatever the window holds."""
     now = now or _now()
     start = now - dt.timedelta(days=integration.window.past_days)
     end = now + dt.timedelta(days=integration.window.future_days)
-    if integration.practice_scope is not None:
-        found = appointments.for_practice(integration.tenant_id, integration.practice_scope, start, end)
-    else:
-        found = appointments.for_practitioner(integration.tenant_id, integration.practitioner_id, start, end)
+    token: dict[str, str] | None = None
     seen = 0
-    for appointment in found:
-        engine.sync(integration, appointment, now)
-        seen += 1
+    while seen < limit:
+        page, more = appointments.window_page(integration.owner_key, start, end, token, min(FILL_PAGE, limit - seen))
+        found = appointments.get_many(key for key, _ in page)
+        for key, resume in page:
+            received = found.get(key)
+            if received is not None and start <= received.appointment.start < end:
+                engine.sync(integration, received.appointment, now)
+            seen += 1
+            token = resume
+        if not more:
+            return seen
+    recovery.schedule_resync(integration.integration_id, now)
     return seen
 
 
@@ -124,8 +139,8 @@ def rotate(tenant_id: str, feed_id: str, token_id: str, base_url: str | None = N
 
 
 def delete_feed(tenant_id: str, feed_id: str) -> int:
-    """Revokes every URL, removes the stored events and disconnects the integration. Returns how many
-    URLs were revoked."""
+    """Revokes every URL, removes the stored events and rendered bodies and disconnects the integration.
+    Returns how many URLs were revoked."""
     integration = get_feed(tenant_id, feed_id)
     now = _now()
     revoked = sum(feeds.revoke_token(feed_id, token.token_id, now)
@@ -133,5 +148,6 @@ def delete_feed(tenant_id: str, feed_id: str) -> int:
     status.change(integration, IntegrationStatus.DISCONNECTED, FEED_DELETED)
     feeds.purge_events(feed_id)
     feeds.delete_state(feed_id)
+    feed_bodies.purge(feed_id)
     return revoked
 

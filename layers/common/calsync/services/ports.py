@@ -18,6 +18,7 @@ from calsync.domain.ledger import LedgerEntry
 from calsync.domain.model import Integration
 from calsync.domain.policy import PrivacyPolicy
 from calsync.providers.base import CalendarProvider
+from calsync.services.fanout import IN_LINE, FanOut
 
 
 class Stored(Protocol):
@@ -112,3 +113,6 @@ class SyncPorts:
     audit: DisclosureLog
     lease_seconds: int
     policies: PolicySource
+    fan_out: FanOut = IN_LINE
+    """How the syncs of one change run: side by side in the deployed engine (``fanout.ThreadPool``),
+    one after another unless told otherwise."""

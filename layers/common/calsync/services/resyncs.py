@@ -23,13 +23,13 @@ from calsync.domain.model import SyncWindow
 from calsync.domain.rules import Outcome
 from calsync.services import engine, recovery
 from calsync.services.sweeper import Budget, SweepReport
+from calsync.services.sweeper.backfill import backfill_window
 from calsync.services.sweeper.context import Run, TaskJob
 from calsync.services.sweeper.practice import PRACTICE_PREFIX, practice_task, practice_window, resync_practice
-from calsync.services.sweeper.resync import resync_window
 from calsync.store import appointments, integrations, ledger, sweeps
 
 CHUNK_SYNCS = 50
-"""Syncs per chunk: the cursor is stored at least this often."""
+"""Syncs per chunk: the cursor is stored at least this often (an integration's backfill: items compared)."""
 CHUNK_READS = 1000
 WAIT_SECONDS = 1.0
 
@@ -76,16 +76,23 @@ class Progress:
 
 
 class _CountingBudget(Budget):
-    """A chunk's budget that counts the items examined (each asks ``can_sync`` before its sync) and stops
-    when the operator asks."""
+    """A chunk's budget that counts the items examined (a practice resync asks ``can_sync`` before each
+    sync; an integration's backfill spends ``backfill_items``, one per item compared) and stops when the
+    operator asks."""
 
     def __init__(self, syncs: int, should_stop: Callable[[], bool]) -> None:
-        super().__init__(syncs=syncs, reads=CHUNK_READS, remaining_ms=lambda: 0 if should_stop() else 10**9)
-        self.examined = 0
+        super().__init__(syncs=syncs, reads=CHUNK_READS, backfill_items=syncs,
+                         remaining_ms=lambda: 0 if should_stop() else 10**9)
+        self.asked = 0
+        self.items = syncs
+
+    @property
+    def examined(self) -> int:
+        return self.asked + self.items - self.backfill_items
 
     def can_sync(self) -> bool:
         allowed = super().can_sync()
-        self.examined += allowed
+        self.asked += allowed
         return allowed
 
 
@@ -146,7 +153,7 @@ def integration(integration_id: str, *, restart: bool = False) -> Resync:
     total = ledger.count(integration_id) + appointments.count_window(
         found.owner_key, now - dt.timedelta(days=found.window.past_days),
         now + dt.timedelta(days=found.window.future_days))
-    return Resync(name, recovery.RESYNC_PREFIX, resync_window, total, resumed)
+    return Resync(name, recovery.RESYNC_PREFIX, backfill_window, total, resumed)
 
 
 def practice(tenant_id: str, practice_id: str, window: SyncWindow | None = None, *, restart: bool = False) -> Resync:

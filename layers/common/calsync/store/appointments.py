@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -18,8 +19,12 @@ from calsync.store.tables import AppointmentItem, ByPracticeIndex, ByPractitione
 
 RETENTION_AFTER_END = dt.timedelta(days=400)
 BATCH_GET_LIMIT = 100
-CHANGED_DAY_SHARDS = 4
-"""Partitions per day of the ``by_changed_day`` index: first changes of the day spread over this many."""
+CHANGED_SLOT = dt.timedelta(minutes=10)
+"""The ``by_changed_day`` index groups appointments by the 10-minute slot their latest change was received
+in (the attribute keeps its name from when the groups were days): the gap sweep reads the slots of the
+minutes it examines, never a whole day again and again."""
+CHANGED_SLOT_SHARDS = 4
+"""Partitions per slot: the changes of one busy slot spread over this many."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,30 @@ def month_key(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m")
 
 
-def changed_day_bucket(pk: str, day: dt.date) -> str:
-    """The ``by_changed_day`` partition of appointment ``pk`` on ``day``: ``YYYY-MM-DD#shard``."""
-    return f"{day.isoformat()}#{zlib.crc32(pk.encode()) % CHANGED_DAY_SHARDS}"
+def changed_slot(moment: dt.datetime) -> dt.datetime:
+    """The start of the slot ``moment`` falls in (UTC)."""
+    utc = moment.astimezone(dt.UTC)
+    step = int(CHANGED_SLOT.total_seconds())
+    return dt.datetime.fromtimestamp(int(utc.timestamp()) // step * step, dt.UTC)
 
 
-def changed_day_buckets(day: dt.date) -> list[str]:
-    """Every partition of ``day`` (the gap sweep walks them all)."""
-    return [f"{day.isoformat()}#{shard}" for shard in range(CHANGED_DAY_SHARDS)]
+def _slot_name(slot: dt.datetime) -> str:
+    return slot.strftime("%Y-%m-%dT%H:%M")
+
+
+def changed_bucket(pk: str, received: dt.datetime) -> str:
+    """The ``by_changed_day`` partition of appointment ``pk`` changed at ``received``: ``YYYY-MM-DDTHH:MM#shard``."""
+    return f"{_slot_name(changed_slot(received))}#{zlib.crc32(pk.encode()) % CHANGED_SLOT_SHARDS}"
+
+
+def changed_buckets(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """Every partition of every slot that overlaps [start, end), oldest slot first."""
+    buckets: list[str] = []
+    slot = changed_slot(start)
+    while slot < end:
+        buckets += [f"{_slot_name(slot)}#{shard}" for shard in range(CHANGED_SLOT_SHARDS)]
+        slot += CHANGED_SLOT
+    return buckets
 
 
 def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | None = None) -> Saved | None:
@@ -75,18 +96,8 @@ def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | No
     received = received_at or dt.datetime.now(dt.UTC)
     pk = appointment_key(appointment.tenant_id, appointment.appointment_id)
     item = AppointmentItem(pk)
-    actions: list[Action] = [
-        AppointmentItem.order_key.set(appointment.order_key),
-        AppointmentItem.practitioner_key.set(practitioner_key(appointment.tenant_id, appointment.practitioner_id)),
-        AppointmentItem.practice_key.set(practice_key(appointment.tenant_id, appointment.practice.id)),
-        AppointmentItem.start_utc.set(utc_key(appointment.start)),
-        AppointmentItem.start_month.set(month_key(appointment.start)),
-        AppointmentItem.status.set(appointment.status.value),
-        AppointmentItem.snapshot.set(_pack(appointment)),
-        AppointmentItem.received_at.set(_time.epoch(received)),
-        AppointmentItem.changed_day.set(changed_day_bucket(pk, received.astimezone(dt.UTC).date())),
-        AppointmentItem.expires_at.set(appointment.end + RETENTION_AFTER_END),
-    ]
+    actions: list[Action] = [getattr(AppointmentItem, name).set(value)
+                             for name, value in _values(appointment, received).items()]
     newer_or_equal = AppointmentItem.pk.does_not_exist() | (AppointmentItem.order_key <= appointment.order_key)
     try:
         with translated("UpdateItem"):
@@ -96,6 +107,36 @@ def save_if_newer(appointment: AppointmentChanged, received_at: dt.datetime | No
             return None
         raise
     return Saved(frozenset(item.holders or ()))
+
+
+def _values(appointment: AppointmentChanged, received: dt.datetime) -> dict[str, Any]:
+    """Every attribute a stored snapshot has, but its holders."""
+    pk = appointment_key(appointment.tenant_id, appointment.appointment_id)
+    return {
+        "order_key": appointment.order_key,
+        "practitioner_key": practitioner_key(appointment.tenant_id, appointment.practitioner_id),
+        "practice_key": practice_key(appointment.tenant_id, appointment.practice.id),
+        "start_utc": utc_key(appointment.start),
+        "start_month": month_key(appointment.start),
+        "status": appointment.status.value,
+        "snapshot": _pack(appointment),
+        "received_at": _time.epoch(received),
+        "changed_day": changed_bucket(pk, received),
+        "expires_at": appointment.end + RETENTION_AFTER_END,
+    }
+
+
+def load(snapshots: Iterable[tuple[AppointmentChanged, dt.datetime]]) -> int:
+    """Stores snapshots as received at the given moments, without the ordering check, 25 a request: a
+    tenant's history imported in bulk (the backfill of each calendar then brings it up to date). Returns
+    how many."""
+    stored = 0
+    with translated("BatchWriteItem"), AppointmentItem.batch_write() as batch:
+        for appointment, received in snapshots:
+            pk = appointment_key(appointment.tenant_id, appointment.appointment_id)
+            batch.save(AppointmentItem(pk, **_values(appointment, received)))
+            stored += 1
+    return stored
 
 
 def hold(key: str, integration_id: str) -> AppointmentChanged | None:
@@ -186,38 +227,6 @@ def _pack(appointment: AppointmentChanged) -> bytes:
 
 def _unpack(blob: bytes) -> AppointmentChanged:
     return parse_stored(zlib.decompress(blob))
-
-
-def _load(keys: list[str], start: dt.datetime, end: dt.datetime) -> Iterator[AppointmentChanged]:
-    """Snapshots for index hits (the indexes hold keys only) that start in [start, end), by start."""
-    found: list[AppointmentChanged] = []
-    for offset in range(0, len(keys), BATCH_GET_LIMIT):
-        with translated("BatchGetItem"):
-            for item in AppointmentItem.batch_get(keys[offset:offset + BATCH_GET_LIMIT]):
-                appointment = _unpack(item.snapshot)
-                if start <= appointment.start < end:
-                    found.append(appointment)
-    yield from sorted(found, key=lambda appointment: appointment.start)
-
-
-def for_practitioner(tenant_id: str, practitioner_id: str, start: dt.datetime,
-                     end: dt.datetime) -> Iterator[AppointmentChanged]:
-    """A clinician's appointments starting in [start, end), by start time."""
-    condition = ByPractitionerIndex.start_month.between(month_key(start), month_key(end))
-    with translated("Query"):
-        keys = [item.pk for item in AppointmentItem.by_practitioner.query(
-            practitioner_key(tenant_id, practitioner_id), range_key_condition=condition)]
-    yield from _load(keys, start, end)
-
-
-def for_practice(tenant_id: str, practice_id: str, start: dt.datetime,
-                 end: dt.datetime) -> Iterator[AppointmentChanged]:
-    """A practice's appointments starting in [start, end), by start time (front-desk feeds)."""
-    condition = ByPracticeIndex.start_month.between(month_key(start), month_key(end))
-    with translated("Query"):
-        keys = [item.pk for item in AppointmentItem.by_practice.query(
-            practice_key(tenant_id, practice_id), range_key_condition=condition)]
-    yield from _load(keys, start, end)
 
 
 def count_window(owner_key: str, start: dt.datetime, end: dt.datetime) -> int:

@@ -10,9 +10,10 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from calsync.domain.feed import FeedState, FeedToken
+from calsync.domain.feed import FeedState, FeedToken, Rendered
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.tables import ByStartIndex, FeedEventItem, FeedItem, FeedTokenItem
 
 TOMBSTONE_RETENTION = dt.timedelta(days=1)
@@ -48,6 +49,12 @@ def get_state(feed_id: str) -> FeedState | None:
             item = FeedItem.get(feed_id)
         except FeedItem.DoesNotExist:
             return None
+    rendered = None
+    if (item.rendered_etag is not None and item.rendered_size is not None and item.rendered_gzip_size is not None
+            and item.rendered_wire is not None):
+        rendered = Rendered(etag=item.rendered_etag, size=int(item.rendered_size),
+                            gzip_size=int(item.rendered_gzip_size), plain_wire=int(item.rendered_wire),
+                            object_etag=item.rendered_object_etag)
     return FeedState(
         feed_id=item.feed_id,
         tenant_id=item.tenant_id,
@@ -57,7 +64,29 @@ def get_state(feed_id: str) -> FeedState | None:
         version=int(item.version),
         updated_at=_time.moment(item.updated_at),
         zones=frozenset(item.zones or ()),
+        rendered=rendered,
     )
+
+
+def record_rendered(feed_id: str, version: int, rendered: Rendered) -> bool:
+    """Notes which document's body is cached, unless the feed changed since it was rendered (a stale
+    render must not claim the slot of a newer one). False when it had."""
+    actions: list[Action] = [
+        FeedItem.rendered_etag.set(rendered.etag),
+        FeedItem.rendered_size.set(rendered.size),
+        FeedItem.rendered_gzip_size.set(rendered.gzip_size),
+        FeedItem.rendered_wire.set(rendered.plain_wire),
+        FeedItem.rendered_object_etag.set(rendered.object_etag) if rendered.object_etag
+        else FeedItem.rendered_object_etag.remove(),
+    ]
+    try:
+        with translated("UpdateItem"):
+            FeedItem(feed_id).update(actions=actions, condition=FeedItem.version == version)
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
 
 
 def delete_state(feed_id: str) -> None:
@@ -207,12 +236,19 @@ def delete_event(feed_id: str, appointment_key: str, now: dt.datetime) -> None:
             raise
 
 
-def window_events(feed_id: str, start_utc: str, end_utc: str) -> list[str]:
-    """The VEVENTs of events starting in [start_utc, end_utc), in start order (strongly consistent)."""
+def window_page(feed_id: str, start_utc: str, end_utc: str, after: dict[str, str] | None,
+                limit: int) -> tuple[list[str], dict[str, str] | None]:
+    """One page (at most ``limit`` items read) of the VEVENTs starting in [start_utc, end_utc), in start
+    order, strongly consistent; and where the next page starts (None: the window is done)."""
     condition = ByStartIndex.start_utc.between(start_utc, end_utc)
+    start_key = {name: {"S": value} for name, value in after.items()} if after else None
     with translated("Query"):
-        items = FeedEventItem.by_start.query(feed_id, range_key_condition=condition, consistent_read=True)
-        return [item.vevent for item in items if item.start_utc < end_utc]
+        items, last = one_page(FeedEventItem.by_start.query(feed_id, range_key_condition=condition,
+                                                             consistent_read=True, last_evaluated_key=start_key,
+                                                             page_size=max(1, limit)), FeedEventItem)
+    vevents = [item.vevent for item in items if item.start_utc < end_utc and item.vevent is not None]
+    resume = {name: value["S"] for name, value in last.items()} if last else None
+    return vevents, resume
 
 
 def purge_events(feed_id: str) -> int:

@@ -6,6 +6,10 @@ Tasks live in the Ledger table under :data:`PARTITION` (see ``tables.SweepTaskIt
 the same task at once. Scheduling a task again bumps its ``generation``: a run still working on the
 previous generation can neither move its cursor nor delete it, so a restart (a second resume, a new
 settings change) always starts over from the beginning.
+
+A task named ``<kind>#<subject>`` is also listed in the table's sparse ``due`` index, in the partition of
+its kind, sorted by the time it may run: :func:`pending` reads the runnable ones only, so a thousand
+probes waiting for tomorrow cost today's run nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ from pynamodb.expressions.update import Action
 
 from calsync.store import _time
 from calsync.store._errors import condition_failed, translated
+from calsync.store._paging import one_page
 from calsync.store.tables import SweepTaskItem
 
 PARTITION = "~sweeper"
 """Reserved ledger partition: integration ids never start with ``~``."""
+LISTING = "~task#"
+"""``due`` index partitions of the tasks (``~task#replay#``, ...); the ledger's own retries use ``due``."""
+BATCH_GET_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -45,11 +53,27 @@ def _task(item: SweepTaskItem, now: int) -> Task:
     )
 
 
+def listing(name: str) -> str | None:
+    """The ``due`` index partition a task is listed in: one per kind (the name up to its first ``#``)."""
+    kind, hash_mark, _ = name.partition("#")
+    return f"{LISTING}{kind}#" if hash_mark else None
+
+
+def _when(name: str, not_before: dt.datetime) -> list[Action]:
+    """Sets when the task may run, and where the ``due`` index lists it."""
+    epoch = _time.epoch(not_before)
+    actions: list[Action] = [SweepTaskItem.not_before.set(epoch)]
+    bucket = listing(name)
+    if bucket is not None:
+        actions += [SweepTaskItem.due_bucket.set(bucket), SweepTaskItem.next_attempt_at.set(epoch)]
+    return actions
+
+
 def schedule(name: str, not_before: dt.datetime) -> None:
     """Creates the task, or restarts it from the beginning (cursor cleared, next generation)."""
     with translated("UpdateItem"):
         SweepTaskItem(PARTITION, name).update(actions=[
-            SweepTaskItem.not_before.set(_time.epoch(not_before)),
+            *_when(name, not_before),
             SweepTaskItem.generation.set((SweepTaskItem.generation | 0) + 1),
             SweepTaskItem.cursor.remove(),
         ])
@@ -57,7 +81,10 @@ def schedule(name: str, not_before: dt.datetime) -> None:
 
 def schedule_if_absent(name: str, not_before: dt.datetime) -> bool:
     """Creates the task unless it exists (an already scheduled probe keeps its time). True if created."""
-    item = SweepTaskItem(PARTITION, name, not_before=_time.epoch(not_before), generation=1)
+    epoch = _time.epoch(not_before)
+    bucket = listing(name)
+    item = SweepTaskItem(PARTITION, name, not_before=epoch, generation=1, due_bucket=bucket,
+                         next_attempt_at=epoch if bucket is not None else None)
     try:
         with translated("PutItem"):
             item.save(condition=SweepTaskItem.appointment_key.does_not_exist())
@@ -77,13 +104,24 @@ def get(name: str, now: dt.datetime) -> Task | None:
 
 
 def pending(now: dt.datetime, prefix: str, limit: int = 100) -> list[Task]:
-    """Tasks named ``prefix…`` that may run now (due and not leased), at most ``limit``."""
+    """Tasks named ``prefix…`` (a kind, such as ``replay#``) that may run now and are not leased, earliest
+    first: at most ``limit`` read from the ``due`` index and then from the table, however many wait."""
+    bucket = listing(prefix)
+    if bucket is None:
+        raise ValueError(f"tasks are listed by kind (``kind#``), not by {prefix!r}")
     epoch = _time.epoch(now)
     with translated("Query"):
-        items = SweepTaskItem.query(PARTITION, SweepTaskItem.appointment_key.startswith(prefix),
-                                    consistent_read=True)
-        tasks = [_task(item, epoch) for item in items]
-    return [t for t in tasks if not t.leased and (t.not_before is None or t.not_before <= now)][:limit]
+        listed, _ = one_page(SweepTaskItem.due.query(bucket, range_key_condition=SweepTaskItem.next_attempt_at <= epoch,
+                                                     page_size=max(1, limit), limit=max(1, limit)), SweepTaskItem)
+    names = [item.appointment_key for item in listed]
+    found: dict[str, Task] = {}
+    for offset in range(0, len(names), BATCH_GET_LIMIT):
+        with translated("BatchGetItem"):
+            for item in SweepTaskItem.batch_get([(PARTITION, name) for name in names[offset:offset + BATCH_GET_LIMIT]],
+                                                consistent_read=True):
+                found[item.appointment_key] = _task(item, epoch)
+    tasks = [found[name] for name in names if name in found]  # the index lags a deletion by a moment
+    return [t for t in tasks if not t.leased and (t.not_before is None or t.not_before <= now)]
 
 
 def claim(task: Task, owner: str, now: dt.datetime, lease_seconds: int) -> bool:
@@ -119,7 +157,7 @@ def release(task: Task, owner: str, now: dt.datetime, cursor: dict[str, Any] | N
         SweepTaskItem.cursor.set(json.dumps(cursor, sort_keys=True)) if cursor else SweepTaskItem.cursor.remove(),
     ]
     if not_before is not None:
-        actions.append(SweepTaskItem.not_before.set(_time.epoch(not_before)))
+        actions += _when(task.name, not_before)
     try:
         with translated("UpdateItem"):
             SweepTaskItem(PARTITION, task.name).update(actions=actions, condition=_held(task, owner))

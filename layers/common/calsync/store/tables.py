@@ -22,9 +22,11 @@ that keys, attribute types, indexes and TTL agree.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.connection import Connection
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
@@ -36,6 +38,10 @@ from pynamodb.models import Model
 
 from calsync.core.settings import Settings, get_settings
 
+MAX_POOL_CONNECTIONS = 64
+"""HTTP connections to DynamoDB: the syncs of one change (and a backfill's items) run side by side, each
+making its own calls; pynamodb's default of 10 would make them queue for a connection."""
+
 
 class _Meta:
     table_name: str | None = None  # set by bind(): the table a model talks to is deployment data
@@ -45,17 +51,29 @@ class _Meta:
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 3
+    max_pool_connections = MAX_POOL_CONNECTIONS
 
 
 class _Bound:
     """Binds the models to the deployment's settings on first use, not at import: importing calsync then
-    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`."""
+    reads no environment, and tests or the local stack can point the models elsewhere with :func:`bind`.
+
+    Every model talks through one botocore client (one connection pool): pynamodb would give each model its
+    own, and each new botocore client loads DynamoDB's service model again, tens of milliseconds that would
+    otherwise land on the first change of a cold start. Each model keeps its own pynamodb ``Connection`` all
+    the same, because that holds the model's view of its table (keys, indexes), and two models of one table
+    (``IntegrationItem`` and ``PolicyItem``; ``LedgerItem`` and the sweeper's items) see different indexes."""
 
     @classmethod
     def _get_connection(cls) -> Any:
         if not _bound:
             bind()
-        return super()._get_connection()  # type: ignore[misc]
+        existing = cls._connection  # type: ignore[attr-defined]
+        if existing is not None:
+            return existing
+        table = super()._get_connection()  # type: ignore[misc]
+        table.connection._client = shared_connection().client  # pynamodb makes one when it has none
+        return table
 
 
 # -- Appointments -------------------------------------------------------------------------------------
@@ -85,9 +103,10 @@ class ByPracticeIndex(GlobalSecondaryIndex["AppointmentItem"]):
 
 
 class ByChangedDayIndex(GlobalSecondaryIndex["AppointmentItem"]):
-    """Appointments by the UTC day their latest change was received (the gap sweep's 24 h look-back),
-    sharded (``YYYY-MM-DD#n``) so one busy day is not one hot partition. Keys only, and keyed by day,
-    so further changes of an appointment on the same day write no index entry."""
+    """Appointments by the 10-minute slot (UTC) their latest change was received in, the gap sweep's way in,
+    sharded (``YYYY-MM-DDTHH:MM#n``) so one busy slot is not one hot partition. Keys only, and keyed by
+    slot, so further changes of an appointment within its slot write no index entry. (Named for the days
+    it once grouped by: renaming an index key means a new index.)"""
 
     class Meta:
         index_name = "by_changed_day"
@@ -111,7 +130,7 @@ class AppointmentItem(_Bound, Model):
     status = UnicodeAttribute()
     snapshot = BinaryAttribute(legacy_encoding=False)  # the validated event detail, zlib-compressed JSON
     received_at = NumberAttribute()
-    changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DD#shard of received_at: ``by_changed_day``
+    changed_day = UnicodeAttribute(null=True)  # YYYY-MM-DDTHH:MM#shard, the slot of received_at: ``by_changed_day``
     expires_at = TTLAttribute(null=True)
     holders = UnicodeSetAttribute(null=True)  # integrations that hold (or held) an event for it: ``hold``
 
@@ -226,6 +245,19 @@ class LedgerItem(_Bound, Model):
     by_external = ByExternalIndex()
 
 
+class TaskDueIndex(GlobalSecondaryIndex["SweepTaskItem"]):
+    """The Ledger table's sparse ``due`` index (:class:`DueIndex`) as sweeper tasks use it: each kind of
+    task is one partition (``due_bucket`` = ``~task#<prefix>``), sorted by when it may run, so listing the
+    runnable ones reads only those."""
+
+    class Meta:
+        index_name = "due"
+        projection = IncludeProjection(["state", "attempts"])
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    next_attempt_at = NumberAttribute(range_key=True)
+
+
 class SweepTaskItem(_Bound, Model):
     """The retry sweeper's own bookkeeping (gap-sweep cursor, per-integration replays and backfills),
     kept in the Ledger table under a reserved partition (``calsync.store.sweeps.PARTITION``) so it needs
@@ -242,6 +274,35 @@ class SweepTaskItem(_Bound, Model):
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    due_bucket = UnicodeAttribute(null=True)  # ``~task#<prefix>``: the task is listed in the ``due`` index
+    next_attempt_at = NumberAttribute(null=True)  # = not_before, the index's sort key
+
+    due = TaskDueIndex()
+
+
+class BackfillProgressItem(_Bound, Model):
+    """How far an integration's backfill has come (``calsync.store.backfills``), for the operator: one item per
+    integration in the Ledger table's reserved ``~progress`` partition, kept after the backfill is done.
+    Same table and keys as :class:`LedgerItem`; not in ``ALL_MODELS``."""
+
+    class Meta(_Meta):
+        """Bound to ``Settings.ledger_table`` by :func:`bind`."""
+
+    integration_id = UnicodeAttribute(hash_key=True)  # always the reserved partition
+    appointment_key = UnicodeAttribute(range_key=True)  # the integration's id
+    state = UnicodeAttribute(null=True)  # running, done, stopped
+    phase = UnicodeAttribute(null=True)  # ledger (what the calendar holds), then window
+    started_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+    finished_at = NumberAttribute(null=True)
+    runs = NumberAttribute(null=True)  # sweeper runs that worked on it
+    examined = NumberAttribute(null=True)  # appointments compared with the calendar
+    written = NumberAttribute(null=True)  # events written (created or replaced)
+    removed = NumberAttribute(null=True)
+    unchanged = NumberAttribute(null=True)  # already in step: no provider call
+    failed = NumberAttribute(null=True)  # left for a retry (or parked, or dead)
+    busy = NumberAttribute(null=True)  # leased by a change handler meanwhile (it writes them itself)
+    batches = NumberAttribute(null=True)  # batch requests sent (Google, Graph)
 
 
 # -- ICS feeds ----------------------------------------------------------------------------------------
@@ -263,6 +324,11 @@ class FeedItem(_Bound, Model):
     version = NumberAttribute(default=0)  # grows with every change of the feed's content
     updated_at = NumberAttribute()  # epoch seconds of the last change
     zones = UnicodeSetAttribute(null=True)  # IANA zones used by the feed's events (one VTIMEZONE each)
+    rendered_etag = UnicodeAttribute(null=True)  # the document whose body is cached (``aws.feed_bodies``)
+    rendered_size = NumberAttribute(null=True)  # its bytes, plain
+    rendered_gzip_size = NumberAttribute(null=True)  # and gzipped
+    rendered_wire = NumberAttribute(null=True)  # plain, as a Lambda response carries it (JSON-escaped)
+    rendered_object_etag = UnicodeAttribute(null=True)  # S3's ETag of the plain object
 
 
 class ByFeedIndex(GlobalSecondaryIndex["FeedTokenItem"]):
@@ -613,6 +679,7 @@ TABLE_SETTINGS: dict[type[Model], str] = {
     PolicyItem: "integrations_table",
     LedgerItem: "ledger_table",
     SweepTaskItem: "ledger_table",
+    BackfillProgressItem: "ledger_table",
     FeedItem: "feeds_table",
     FeedTokenItem: "feed_tokens_table",
     FeedEventItem: "feed_events_table",
@@ -629,19 +696,48 @@ TABLE_SETTINGS: dict[type[Model], str] = {
 """Which setting names each model's table (``SweepTaskItem`` shares the Ledger table)."""
 
 _bound = False
+_shared: Connection | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_connection() -> Connection:
+    """The one pynamodb connection every model uses (created on first use, or by :func:`warm`)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            meta = _Meta
+            _shared = Connection(region=meta.region, host=meta.host,
+                                 connect_timeout_seconds=meta.connect_timeout_seconds,
+                                 read_timeout_seconds=meta.read_timeout_seconds,
+                                 max_retry_attempts=meta.max_retry_attempts,
+                                 max_pool_connections=meta.max_pool_connections)
+        return _shared
 
 
 def bind(settings: Settings | None = None) -> None:
     """Points every model at the tables, region and endpoint of ``settings`` (the deployment's, from the
     environment, when None). Called on first use; call it again to rebind (tests, the local stack)."""
-    global _bound
+    global _bound, _shared
     chosen = settings or get_settings()
     for model, setting in TABLE_SETTINGS.items():
         model.Meta.table_name = getattr(chosen, setting)
         model.Meta.region = chosen.region
         model.Meta.host = chosen.dynamodb_endpoint
         model._connection = None
+    _Meta.region, _Meta.host = chosen.region, chosen.dynamodb_endpoint
+    with _shared_lock:
+        _shared = None
     _bound = True
+
+
+def warm() -> None:
+    """Binds the models and creates the DynamoDB client now: what every invocation needs, done once at cold
+    start (handlers call it at import) instead of on the first change."""
+    if not _bound:
+        bind()
+    for model in TABLE_SETTINGS:
+        model._get_connection()
+    shared_connection().client  # noqa: B018 - creating it loads the service model
 
 
 def create_all(**kwargs: Any) -> None:

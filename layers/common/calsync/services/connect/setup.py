@@ -60,7 +60,7 @@ def start(integration: Integration) -> None:
     lifecycle.connect(integration)
     try:
         sweeper.resync_now(integration.integration_id, dt.datetime.now(dt.UTC),
-                           sweeper.Budget(syncs=FIRST_SYNCS))
+                           sweeper.Budget(syncs=FIRST_SYNCS, backfill_items=FIRST_SYNCS))
     except CalSyncError as error:  # connected all the same: the next sweeper run writes them
         logger.warning("first appointments not written yet", extra={"integration_id": integration.integration_id,
                                                                     "error": type(error).__name__})

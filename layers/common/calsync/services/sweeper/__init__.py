@@ -6,8 +6,10 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
 2. **recovery probes** (``probes``) — one parked item of each integration in ``error``, to see whether the cause
    has cleared (``calsync.services.recovery``);
 3. **replays** (``replay``) — parked and dead work of integrations that are ``active`` again;
-4. **resyncs** (``resync``) — a whole window compared with the calendar (resume with backfill, a settings change,
-   a new connection); and an operator's practice resync (``practice``) that was left unfinished;
+4. **backfills** (``backfill``) — a whole window compared with the calendar (a new connection, resume with
+   backfill, a settings change or a privacy policy change, an operator's resync), at the provider's pace: workers
+   side by side, batch requests where the provider has them, a per-minute allowance per calendar, and a progress
+   record; and an operator's practice resync (``practice``) that was left unfinished;
 5. **policy boundaries** (``horizon``) — appointments that crossed a practice policy's time boundaries since
    the last pass: those that came inside its detail horizon get their details, visits past its retention
    line are rewritten busy-only;
@@ -15,10 +17,9 @@ One run, in this order, until its budget (syncs, items read) or its time is spen
    when due;
 7. **booking-platform follow-ups** (``platform_fetches``) — fetch-backs a platform could not answer yet, and
    reschedule holds whose new booking never came;
-8. **the gap sweep** (``gap``) — every appointment whose change arrived in the last 24 hours, compared with each
-   integration's ledger; those behind are synced (a missed event, a crash between the provider write
-   and the ledger write, an integration that recovered). It comes after the jobs that deliver changes no
-   calendar has yet, since one pass may take a run's whole budget on a busy day;
+8. **the gap sweep** (``gap``) — each appointment change compared with each integration's ledger a minute and an
+   hour after it arrived; those behind are synced (a missed event, a crash between the provider write and the
+   ledger write). It comes after the jobs that deliver changes no calendar has yet;
 9. **the census** (``census``) — integrations counted by status for the dashboard, every 15 minutes;
 10. **renewal hooks** (``renewal``) — hooks registered by code that owns something with an expiry
     (:func:`register_renewal`);
@@ -45,6 +46,7 @@ import time
 from calsync.core.observability import Metric, count, logger
 from calsync.services import policies, recovery
 from calsync.services.engine import Engine
+from calsync.services.sweeper.backfill import backfill_window
 from calsync.services.sweeper.census import census
 from calsync.services.sweeper.context import Budget, Run, SweepReport
 from calsync.services.sweeper.due import retry_due
@@ -57,7 +59,6 @@ from calsync.services.sweeper.probes import probe
 from calsync.services.sweeper.pulls import queue_due_pulls
 from calsync.services.sweeper.renewal import register_renewal, renew
 from calsync.services.sweeper.replay import replay_parked
-from calsync.services.sweeper.resync import resync_window
 from calsync.store import sweeps
 
 __all__ = ["Budget", "SweepReport", "register_renewal", "replay_now", "resync_now", "run"]
@@ -72,7 +73,7 @@ def run(now: dt.datetime | None = None, *, budget: Budget | None = None, engine:
     retry_due(work)
     work.tasks(recovery.PROBE_PREFIX, probe)
     work.tasks(recovery.REPLAY_PREFIX, replay_parked)
-    work.tasks(recovery.RESYNC_PREFIX, resync_window)
+    work.tasks(recovery.RESYNC_PREFIX, backfill_window)
     work.tasks(policies.HORIZON_PREFIX, crossed_horizon)
     work.tasks(PRACTICE_PREFIX, resync_practice)
     poll_exports(work)
@@ -100,10 +101,11 @@ def replay_now(integration_id: str, now: dt.datetime, budget: Budget | None = No
 
 
 def resync_now(integration_id: str, now: dt.datetime, budget: Budget | None = None) -> SweepReport:
-    """Runs the integration's scheduled resync at once (a new connection: its first appointments arrive
-    while the clinician watches), as far as ``budget`` allows; the next sweeper run goes on from there."""
+    """Runs the integration's scheduled backfill at once (a new connection: its first appointments arrive
+    while the clinician watches), as far as ``budget`` allows (its ``backfill_items``: the items compared);
+    the next sweeper run goes on from there."""
     work = Run(now, budget or Budget())
     task = sweeps.get(recovery.resync_task(integration_id), now)
     if task is not None and not task.leased:
-        work.task(task, recovery.RESYNC_PREFIX, resync_window)
+        work.task(task, recovery.RESYNC_PREFIX, backfill_window)
     return work.report

@@ -1,14 +1,15 @@
 """One sweeper run: its budget, its report, its cache of integrations, and the two things every job
 does — sync one item through the engine, and run a stored task with a lease and a cursor.
 
-Jobs (``due``, ``probes``, ``replay``, ``resync``, ``practice``, ``horizon``, ``platform_exports``,
-``platform_fetches``, ``gap``, ``census``, ``renewal``) are functions of a :class:`Run`;
+Jobs (``due``, ``probes``, ``replay``, ``backfill``, ``practice``, ``horizon``, ``platform_exports``,
+``platform_fetches``, ``gap``, ``census``, ``renewal``, ``pulls``) are functions of a :class:`Run`;
 ``calsync.services.sweeper`` runs them in order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -31,6 +32,9 @@ MAX_SYNCS = 200
 """Syncs (provider work) per run."""
 MAX_READS = 2000
 """Items (ledger entries, appointments) read per run."""
+MAX_BACKFILL_ITEMS = 5000
+"""Appointments the backfills of one run may compare with their calendars (each costs about three reads);
+what each calendar may be *written* per run is its provider's pace (``backfill.PACES``)."""
 PAGE = 50
 TASK_LEASE_SECONDS = 300
 
@@ -54,6 +58,7 @@ class Budget:
 
     syncs: int = MAX_SYNCS
     reads: int = MAX_READS
+    backfill_items: int = MAX_BACKFILL_ITEMS
     remaining_ms: Callable[[], int] | None = None
     margin_ms: int = field(default_factory=_stop_margin_ms)
     cut_short: bool = False
@@ -74,6 +79,11 @@ class Budget:
     def read(self, items: int = 1) -> None:
         self.reads -= items
 
+    def can_backfill(self) -> bool:
+        ok = self.backfill_items > 0 and self._time_left()
+        self.cut_short = self.cut_short or not ok
+        return ok
+
 
 @dataclass
 class SweepReport:
@@ -83,6 +93,7 @@ class SweepReport:
     probed: int = 0
     replayed: int = 0
     resynced: int = 0
+    """Calendar events a backfill or a practice resync wrote or removed."""
     gap_examined: int = 0
     gap_repaired: int = 0
     renewed: int = 0
@@ -147,6 +158,7 @@ class Run:
         self.throttled: set[str] = set()  # failing this run: their other items wait for the next one
         self.initial_reads = budget.reads
         self.owner = f"sweeper-{uuid.uuid4().hex[:12]}"
+        self._lock = threading.Lock()  # a backfill's workers report from several threads
 
     def sync(self, integration: Integration, appointment: AppointmentChanged, probe: bool = False) -> Outcome | None:
         """The engine's sync without waiting for a busy lease; None when skipped or failed. A probe is
@@ -172,6 +184,33 @@ class Run:
             self.throttled.add(integration.integration_id)
         return outcome
 
+    def backfill_sync(self, engine: Engine, integration: Integration,
+                      appointment: AppointmentChanged) -> Outcome | None:
+        """One backfill item, from one of the backfill's worker threads: the engine's sync without waiting
+        for a busy lease (None: skipped or failed), counted under the run's lock. It spends the backfill's
+        own allowance, not the run's syncs."""
+        try:
+            outcome = engine.sync(integration, appointment, self.now, wait_for_lease=False)
+        except LeaseBusyError:
+            with self._lock:
+                self.report.busy += 1
+            return None
+        except StoreError:
+            raise
+        except CalSyncError as error:
+            with self._lock:
+                self.report.errors += 1
+                self.throttled.add(integration.integration_id)
+            logger.error("backfill sync failed", extra={"integration_id": integration.integration_id,
+                                                        "error": type(error).__name__})
+            return None
+        with self._lock:
+            self.report.outcomes[outcome.value] += 1
+            if outcome in (Outcome.WRITTEN, Outcome.REMOVED):
+                self.report.resynced += 1
+            if outcome in (Outcome.RETRY, Outcome.PARKED):
+                self.throttled.add(integration.integration_id)
+        return outcome
     def bring_in_step(self, found: appointments.Received) -> list[tuple[Integration, str, Outcome | None]]:
         """Compares one appointment's latest snapshot with the ledger of every integration that should show
         it or holds it, and syncs those that are behind, as far as the budget allows: for each one behind,

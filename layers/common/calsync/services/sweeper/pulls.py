@@ -1,4 +1,4 @@
-"""Job 7, pulls due: integrations whose next pull has come (``calsync.store.pulls``' sparse ``due`` index)
+"""Job 11, pulls due: integrations whose next pull has come (``calsync.store.pulls``' sparse ``due`` index)
 get a pull job queued — CalDAV calendars at their polling interval, every two-way integration at least
 every 15 minutes whether or not a notification came (the safety net), channels before they expire, a held
 removal when it may be confirmed, and a pull that died when its lease ran out. Queuing is coalesced per

@@ -30,6 +30,8 @@ from calsync.store import appointments, busy
 from calsync.store import conflicts as recorded
 from calsync.store.conflicts import Recorded, Schedule
 
+TRACK_PAGE = 100
+"""Appointments read per page when a clinician starts being watched."""
 
 def appointment_changed(appointment: AppointmentChanged, now: dt.datetime | None = None) -> tuple[int, int]:
     """Conflicts detected and resolved by this change of the appointment."""
@@ -91,12 +93,25 @@ def track(integration: Integration, window: Window) -> int:
     recorded.watch_owner(owner, integration.integration_id)
     kept = {s.appointment_key: s for s in recorded.scheduled(owner, window.start, window.end)}
     written = 0
-    for appointment in appointments.for_practitioner(integration.tenant_id, integration.practitioner_id,
-                                                     window.start - recorded.PIECE, window.end):
-        schedule = Schedule(appointment.key, owner, appointment.start, appointment.end)
-        if rules.blocks(appointment) and kept.get(appointment.key) != schedule:
-            recorded.keep_schedule(schedule, 0)
-            written += 1
+    start, end = window.start - recorded.PIECE, window.end
+    token: dict[str, str] | None = None
+    more = True
+    while more:  # page by page: a long history is read in bounded pieces
+        page, more = appointments.window_page(appointments.practitioner_key(integration.tenant_id,
+                                                                            integration.practitioner_id),
+                                              start, end, token, TRACK_PAGE)
+        if page:
+            token = page[-1][1]
+        found = appointments.get_many(key for key, _ in page)
+        for key, _ in page:
+            received = found.get(key)
+            if received is None or not start <= received.appointment.start < end:
+                continue
+            appointment = received.appointment
+            schedule = Schedule(appointment.key, owner, appointment.start, appointment.end)
+            if rules.blocks(appointment) and kept.get(appointment.key) != schedule:
+                recorded.keep_schedule(schedule, 0)
+                written += 1
     return written
 
 
