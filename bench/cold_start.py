@@ -113,7 +113,7 @@ def http_event(method: str, path: str, route: str, query: str = "") -> dict[str,
     return {"version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": query,
             "queryStringParameters": dict(part.split("=", 1) for part in query.split("&") if part) or None,
             "headers": {"accept": "text/html"}, "pathParameters": {"proxy": path.split("/", 2)[2]},
-            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "stage": "$default",
                                "authorizer": {"iam": {"accountId": "000000000000", "userArn":
                                                       "arn:aws:iam::000000000000:user/nobody"}}},
             "isBase64Encoded": False}
