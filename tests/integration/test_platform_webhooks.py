@@ -256,7 +256,9 @@ def test_unknown_tenants_and_routes_are_refused(stack, stack_resources, tenant_i
     assert post(source.request(sample, path="/webhooks/platforms/no-such-platform/t-x")).status == 404
     assert post(source.request(sample, path=f"/webhooks/platforms/calcom/{tenant_id}/extra")).status == 404
     assert post(source.request(sample, path=f"/webhooks/platforms/simplepractice/{tenant_id}")).status == 404
-    assert post(source.request(sample, path="/webhooks/google")).status == 404
+    assert post(source.request(sample, path="/webhooks/nowhere")).status == 404
+    # a calendar provider's notification route: a platform's body is not a notification there
+    assert post(source.request(sample, path="/webhooks/google")).status == 400
     assert drain(stack, stack_resources).received == 0
 
 

@@ -56,7 +56,9 @@ def test_pause_stops_pushes_and_resume_replays_parked_work_but_not_the_missed_ch
     assert lifecycle.pause(clinician.integration.integration_id)
     missed = ehr.change("apt-2", 11)
     assert set(engine.handle_change(missed, clock.now).outcomes.values()) == {engine.Outcome.UNCHANGED}
-    sweeper.run(clock.advance(minutes=2))  # the retry falls due while paused: parked, not pushed
+    clock.advance(minutes=2)
+    while sweeper.run(clock.now).cut_short:  # the retry falls due while paused: parked, not pushed; the gap
+        pass  # sweep's first look (a first pass reads back a day of earlier tests' changes) passes it by too
     parked = entry(clinician, waiting)
     assert parked is not None and parked.state is LedgerState.PARKED and parked.last_error == "paused"
     assert calendar(clinician) == []
