@@ -68,7 +68,9 @@ def test_pause_stops_pushes_and_resume_replays_parked_work_but_not_the_missed_ch
     assert statuses(stack, announced) == [("pending", "paused", None), ("paused", "active", None)]
     # a change missed while paused is still recent: the gap sweep's second look at it, an hour after it
     # arrived, brings it (never lost)
-    sweeper.run(clock.advance(minutes=61))
+    clock.advance(minutes=61)
+    while sweeper.run(clock.now).cut_short:  # the pass of the last hour spans runs when earlier tests changed a lot
+        pass
     assert shown(clinician) == sorted([(title(clinician, waiting), "09:00"), (title(clinician, missed), "11:00")])
 
 
