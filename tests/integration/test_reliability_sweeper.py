@@ -61,8 +61,9 @@ def test_a_crash_between_the_provider_write_and_the_ledger_write_converges_to_on
     with pytest.raises(LeaseBusyError):  # SQS redelivers at once: the lease still holds it off
         engine.handle_change(booked, clock.now)
     # the lease expires; the gap sweep finds the ledger behind the snapshot and repairs it
-    report = sweeper.run(clock.advance(minutes=2))
-    assert report.gap_repaired == 1
+    clock.advance(minutes=2)
+    while sweeper.run(clock.now).cut_short:  # a first pass reads back the day's changes, of earlier tests too
+        pass
     assert [e.uid for e in calendar(clinician)] == [uid(clinician, booked)]
     settled = entry(clinician, booked)
     assert settled is not None and settled.state is LedgerState.SYNCED and not settled.uncertain
